@@ -1,0 +1,1 @@
+"""Talking-portrait dataparsers, installed as ``rad_nerfstudio.dataparsers``."""

@@ -1,0 +1,1 @@
+../method_configs.py

@@ -1,0 +1,1 @@
+"""Deterministic synthetic talking-portrait sample (``rad-sample``)."""

@@ -1,0 +1,236 @@
+"""Generate the synthetic talking-portrait sample in the RAD-NeRF processed layout."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Tuple
+
+import cv2
+import numpy as np
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rad_nerfstudio import __version__
+from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE, PARSING_BGR, PARSING_CLASSES, VIDEO_FPS
+from rad_nerfstudio.io.atomic import atomic_directory, atomic_path, write_text_atomic
+from rad_nerfstudio.io.layout import (
+    camera_to_world,
+    layout_dirs,
+    parsing_bgr,
+    write_image,
+    write_landmarks,
+    write_transforms,
+    write_wav,
+)
+from rad_nerfstudio.io.video import Mp4Writer
+from rad_nerfstudio.pinhole import Pinhole
+from rad_nerfstudio.sample.background import make_background
+from rad_nerfstudio.sample.contact_sheet import frame_grid, layers_strip
+from rad_nerfstudio.sample.head_model import FaceState, Palette, landmarks_3d
+from rad_nerfstudio.sample.motion import EULER_ORDER, random_motion
+from rad_nerfstudio.sample.renderer import FrameParams, PortraitRenderer
+from rad_nerfstudio.sample.speech import SpeechEngine, synthesize_speech
+from rad_nerfstudio.sample.timeline import articulation_curves
+
+FOCAL_PER_PIXEL = 1.6
+"""Focal length in pixels per pixel of image size (a ~35 degree field of view)."""
+MIN_FRAMES = 22
+"""At least two validation frames under the 10/11 split."""
+
+
+@dataclass
+class SampleSummary:
+    """What was generated."""
+
+    output_dir: Path
+    num_frames: int
+    seconds: float
+    size: int
+    speech_engine: str
+    elapsed_s: float
+
+
+@dataclass
+class _WorkerState:
+    renderer: PortraitRenderer
+    root: Path
+    background: np.ndarray
+    """Decoded ``bc.jpg`` (RGB uint8), used where the frame shows background, as the anchors do."""
+
+
+_STATE: _WorkerState | None = None
+
+
+def _render_and_write(task: Tuple[int, FrameParams, np.ndarray]) -> Tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """Render frame ``i`` and write its per-frame files. Runs in worker processes."""
+    assert _STATE is not None
+    i, params, lms = task
+    frame = _STATE.renderer.render(params)
+    root = _STATE.root
+    write_image(root / "ori_imgs" / f"{i}.jpg", frame.rgb)
+    write_landmarks(root / "ori_imgs" / f"{i}.lms", lms)
+    parsing = parsing_bgr(frame.labels)
+    write_image(root / "parsing" / f"{i}.png", parsing, order="bgr")
+    gt = np.where((frame.labels == 0)[..., None], _STATE.background, frame.rgb)
+    write_image(root / "gt_imgs" / f"{i}.jpg", gt)
+    write_image(root / "torso_imgs" / f"{i}.png", frame.torso_rgba)
+    return i, frame.rgb, parsing[..., ::-1], frame.torso_rgba
+
+
+def _resolve_workers(workers: int) -> int:
+    return workers if workers > 0 else max(1, min(2, os.cpu_count() or 1))
+
+
+def _frame_results(tasks, workers: int) -> Iterator[Tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+    if workers == 1:
+        yield from map(_render_and_write, tasks)
+        return
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_render_and_write, tasks, chunksize=4)
+
+
+def generate_sample(
+    output_dir: Path,
+    seconds: float = 15.0,
+    size: int = 160,
+    seed: int = 0,
+    speech: SpeechEngine = "auto",
+    supersample: int = 0,
+    workers: int = 0,
+    overwrite: bool = False,
+) -> SampleSummary:
+    """Write a deterministic synthetic talking portrait to ``output_dir``.
+
+    Args:
+        output_dir: dataset folder to create (it appears complete or not at all).
+        seconds: duration; the frame count is ``round(seconds * 25)``.
+        size: square frame size in pixels (even).
+        seed: random seed of the person, the background, the motion and the speech.
+        speech: speech engine; ``auto`` uses espeak-ng or festival when installed, else the built-in synthesizer.
+        supersample: anti-aliasing samples per pixel side; 0 picks 2 up to 256 px and 1 above.
+        workers: rendering processes; 0 uses up to two.
+        overwrite: replace an existing non-empty ``output_dir``.
+    """
+    global _STATE
+    start = time.perf_counter()
+    num_frames = int(round(seconds * VIDEO_FPS))
+    if size < 64 or size % 2:
+        raise ValueError(f"--size must be an even number of pixels >= 64, got {size}")
+    if num_frames < MIN_FRAMES:
+        raise ValueError(f"--seconds {seconds} gives {num_frames} frames; at least {MIN_FRAMES} are needed")
+    supersample = supersample if supersample > 0 else (2 if size <= 256 else 1)
+    look_rng, motion_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
+    speech_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+    duration = num_frames / VIDEO_FPS
+    voice = synthesize_speech(duration, speech_seed, AUDIO_SAMPLE_RATE, speech)
+    times = np.arange(num_frames) / VIDEO_FPS
+    mouth_open, mouth_width = articulation_curves(voice.phones, times)
+    motion = random_motion(motion_rng, num_frames, VIDEO_FPS)
+    camera = Pinhole(size, size, FOCAL_PER_PIXEL * size, size / 2.0, size / 2.0)
+    palette = Palette.random(look_rng)
+    background = np.round(make_background(look_rng, size) * 255).astype(np.uint8)
+
+    faces = [
+        FaceState(float(o), float(w), float(e))
+        for o, w, e in zip(mouth_open, mouth_width, motion.eye_open, strict=False)
+    ]
+    lms3d = np.stack([landmarks_3d(f) for f in faces])
+    lms_cam = np.einsum("nij,nkj->nki", motion.head_rotation, lms3d) + motion.head_translation[:, None]
+    lms2d = camera.project(lms_cam)
+    params = [
+        FrameParams(
+            motion.head_rotation[i],
+            motion.head_translation[i],
+            motion.torso_rotation[i],
+            motion.torso_translation[i],
+            faces[i],
+        )
+        for i in range(num_frames)
+    ]
+
+    sheet_ids = set(np.linspace(0, num_frames - 1, 16).round().astype(int).tolist())
+    sheet_frames = {}
+    with atomic_directory(Path(output_dir), overwrite=overwrite) as root:
+        layout_dirs(root)
+        write_image(root / "bc.jpg", background)
+        decoded_bc = cv2.cvtColor(cv2.imread(str(root / "bc.jpg")), cv2.COLOR_BGR2RGB)
+        write_wav(root / "aud.wav", voice.audio, AUDIO_SAMPLE_RATE)
+        write_transforms(
+            root,
+            camera.focal,
+            size,
+            size,
+            np.stack(
+                [camera_to_world(r, t) for r, t in zip(motion.head_rotation, motion.head_translation, strict=False)]
+            ),
+        )
+        _STATE = _WorkerState(PortraitRenderer(camera, palette, background / 255.0, supersample), root, decoded_bc)
+        tasks = [(i, params[i], lms2d[i]) for i in range(num_frames)]
+        progress = Progress(
+            TextColumn("[bold blue]rendering frames"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+        )
+        with (
+            progress,
+            Mp4Writer(root / "raw" / "video.mp4", size, size, VIDEO_FPS, voice.audio, AUDIO_SAMPLE_RATE) as video,
+        ):
+            bar = progress.add_task("frames", total=num_frames)
+            for i, rgb, parsing_rgb, torso in _frame_results(tasks, _resolve_workers(workers)):
+                video.write(rgb)
+                if i in sheet_ids:
+                    sheet_frames[i] = rgb
+                if i == num_frames // 2:
+                    layers = layers_strip(rgb, lms2d[i], parsing_rgb, torso, background)
+                progress.advance(bar)
+        _STATE = None
+        _write_ground_truth(root / "gt", voice, mouth_open, mouth_width, motion, lms3d, lms2d, times)
+        captions = [f"#{i} m{mouth_open[i]:.2f} e{motion.eye_open[i]:.2f}" for i in sorted(sheet_frames)]
+        write_image(
+            root / "gt" / "contact_sheet.png", frame_grid([sheet_frames[i] for i in sorted(sheet_frames)], captions)
+        )
+        write_image(root / "gt" / "layers.png", layers)
+        meta = {
+            "generator": f"rad-nerfstudio {__version__} rad-sample",
+            "seed": seed,
+            "size": size,
+            "num_frames": num_frames,
+            "seconds": duration,
+            "fps": VIDEO_FPS,
+            "sample_rate": AUDIO_SAMPLE_RATE,
+            "speech_engine": voice.engine,
+            "supersample": supersample,
+            "focal": camera.focal,
+            "euler_order": f"scipy intrinsic '{EULER_ORDER}' (yaw, pitch, roll) in degrees",
+            "pose_convention": "p_cam = R p_head + t (metres, OpenGL camera); transform_matrix = [R^T | -R^T t]",
+            "pixel_convention": "landmarks in pixel-index coordinates: pixel (0,0) centre is (0,0)",
+            "parsing_bgr": {name: list(PARSING_BGR[name]) for name in PARSING_CLASSES},
+        }
+        write_text_atomic(root / "gt" / "meta.json", json.dumps(meta, indent=2))
+    return SampleSummary(Path(output_dir), num_frames, duration, size, voice.engine, time.perf_counter() - start)
+
+
+def _write_ground_truth(gt_dir: Path, voice, mouth_open, mouth_width, motion, lms3d, lms2d, times) -> None:
+    gt_dir.mkdir(parents=True, exist_ok=True)
+    with atomic_path(gt_dir / "params.npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(
+                handle,
+                frame_time=times,
+                mouth_open=mouth_open,
+                mouth_width=mouth_width,
+                eye_open=motion.eye_open,
+                blink_times=motion.blink_times,
+                head_euler_deg=motion.head_euler_deg,
+                head_rotation=motion.head_rotation,
+                head_translation=motion.head_translation,
+                torso_rotation=motion.torso_rotation,
+                torso_translation=motion.torso_translation,
+                landmarks_3d=lms3d,
+                landmarks_2d=lms2d,
+            )
+    phones = {"engine": voice.engine, "phones": [p.to_dict() for p in voice.phones]}
+    write_text_atomic(gt_dir / "phones.json", json.dumps(phones, indent=1))
