@@ -20,27 +20,25 @@ class Ellipsoid:
 
 
 def intersect(
-    origins: Float[np.ndarray, "n 3"], directions: Float[np.ndarray, "n 3"], ellipsoid: Ellipsoid
+    origin: Float[np.ndarray, "3"], directions: Float[np.ndarray, "n 3"], ellipsoid: Ellipsoid
 ) -> Float[np.ndarray, " n"]:
-    """Distance along each ray to the first valid surface hit (``inf`` on a miss)."""
-    center = ellipsoid.center.astype(origins.dtype)
-    radii = ellipsoid.radii.astype(origins.dtype)
-    o = (origins - center) / radii
+    """Distance along each ray from the shared ``origin`` to the first valid surface hit (``inf`` on a miss)."""
+    radii = ellipsoid.radii.astype(directions.dtype)
+    o = ((origin - ellipsoid.center) / ellipsoid.radii).astype(directions.dtype)
     d = directions / radii
     a = np.einsum("ij,ij->i", d, d)
-    b = 2.0 * np.einsum("ij,ij->i", o, d)
-    c = np.einsum("ij,ij->i", o, o) - 1.0
+    b = 2.0 * (d @ o)
+    c = float(o @ o) - 1.0
     disc = b * b - 4.0 * a * c
     hit = disc >= 0.0
-    t = np.full(origins.shape[0], np.inf, dtype=origins.dtype)
+    t = np.full(directions.shape[0], np.inf, dtype=directions.dtype)
     t[hit] = (-b[hit] - np.sqrt(disc[hit])) / (2.0 * a[hit])
     t[t <= 0.0] = np.inf
     if ellipsoid.keep_y is not None:
-        finite = np.isfinite(t)
-        y = origins[finite, 1] + t[finite] * directions[finite, 1] - ellipsoid.center[1]
+        finite = np.flatnonzero(np.isfinite(t))
+        y = origin[1] + t[finite] * directions[finite, 1] - ellipsoid.center[1]
         wrong_side = y < 0.0 if ellipsoid.keep_y == "above" else y >= 0.0
-        idx = np.flatnonzero(finite)[wrong_side]
-        t[idx] = np.inf
+        t[finite[wrong_side]] = np.inf
     return t
 
 
@@ -51,11 +49,11 @@ def normal_at(points: Float[np.ndarray, "n 3"], ellipsoid: Ellipsoid) -> Float[n
 
 
 def nearest_hit(
-    origins: Float[np.ndarray, "n 3"], directions: Float[np.ndarray, "n 3"], parts: list[Ellipsoid]
+    origin: Float[np.ndarray, "3"], directions: Float[np.ndarray, "n 3"], parts: list[Ellipsoid]
 ) -> tuple[Float[np.ndarray, " n"], np.ndarray]:
     """Distance to and index (into ``parts``) of the nearest hit; index -1 where nothing is hit."""
-    ts = np.stack([intersect(origins, directions, e) for e in parts])
+    ts = np.stack([intersect(origin, directions, e) for e in parts])
     index = np.argmin(ts, axis=0)
-    t = ts[index, np.arange(origins.shape[0])]
+    t = ts[index, np.arange(directions.shape[0])]
     index[~np.isfinite(t)] = -1
     return t, index

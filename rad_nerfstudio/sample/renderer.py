@@ -63,29 +63,28 @@ class PortraitRenderer:
         self.torso_parts = torso_parts()
 
     def _cast(self, rotation: np.ndarray, translation: np.ndarray, parts: list[Ellipsoid]):
-        """Rays in the part group's frame, and their nearest hits.
+        """The camera centre in the part group's frame, and each ray's nearest hit (``inf`` / -1 on a miss).
 
         Only rays that pass the group's bounding sphere are intersected (most of the image misses the head).
         """
         n = self.directions.shape[0]
         centre, radius = _bounding_sphere(parts)
         centre_cam = rotation @ centre + translation
-        along = self.view_dirs @ centre_cam
-        near = np.flatnonzero(np.sum(centre_cam**2) - along**2 <= radius**2)
-        origins = np.broadcast_to((-translation @ rotation).astype(np.float32), (n, 3))
-        directions = self.directions @ rotation.astype(np.float32)
+        along = self.view_dirs @ centre_cam.astype(np.float32)
+        near = np.flatnonzero(float(centre_cam @ centre_cam) - along**2 <= radius**2)
+        origin = -translation @ rotation
         t = np.full(n, np.inf, dtype=np.float32)
         index = np.full(n, -1, dtype=np.int64)
-        t[near], index[near] = nearest_hit(origins[near], directions[near], parts)
-        return origins, directions, t, index
+        t[near], index[near] = nearest_hit(origin, self.directions[near] @ rotation.astype(np.float32), parts)
+        return origin, t, index
 
-    def _colour(self, parts, rotation, origins, directions, t, index, albedo_fn) -> np.ndarray:
-        colours = np.zeros((self.directions.shape[0], 3))
+    def _colour(self, parts, rotation, origin, t, index, albedo_fn) -> np.ndarray:
+        colours = np.zeros((self.directions.shape[0], 3), dtype=np.float32)
         for k, part in enumerate(parts):
             sel = np.flatnonzero(index == k)
             if sel.size == 0:
                 continue
-            points = origins[sel] + t[sel, None] * directions[sel]
+            points = origin + t[sel, None] * (self.directions[sel] @ rotation.astype(np.float32))
             normals = normal_at(points, part) @ rotation.T
             shiny = part.part in ("skull", "nose")
             colours[sel] = _shade(albedo_fn(part, points), normals, self.view_dirs[sel], 24.0, 0.08 if shiny else 0.0)
@@ -93,15 +92,12 @@ class PortraitRenderer:
 
     def render(self, params: FrameParams) -> FrameRender:
         head = head_parts(params.face)
-        h_origins, h_dirs, t_head, i_head = self._cast(params.head_rotation, params.head_translation, head)
-        b_origins, b_dirs, t_body, i_body = self._cast(
-            params.torso_rotation, params.torso_translation, self.torso_parts
-        )
+        head_origin, t_head, i_head = self._cast(params.head_rotation, params.head_translation, head)
+        body_origin, t_body, i_body = self._cast(params.torso_rotation, params.torso_translation, self.torso_parts)
         head_colour = self._colour(
             head,
             params.head_rotation,
-            h_origins,
-            h_dirs,
+            head_origin,
             t_head,
             i_head,
             lambda part, pts: head_albedo(part.part, pts, params.face, self.palette, head[2]),
@@ -109,8 +105,7 @@ class PortraitRenderer:
         body_colour = self._colour(
             self.torso_parts,
             params.torso_rotation,
-            b_origins,
-            b_dirs,
+            body_origin,
             t_body,
             i_body,
             lambda part, pts: torso_albedo(part.part, pts, self.palette),
