@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from rad_nerfstudio.io.atomic import atomic_directory, atomic_path
-from rad_nerfstudio.io.video import Mp4Writer
+from rad_nerfstudio.io.video import Mp4Writer, rgb_to_yuv420p
 from rad_nerfstudio.sample.generate import generate_sample
 
 
@@ -93,11 +93,36 @@ def test_mp4_writer_muxes_audio_of_the_right_length(tmp_path):
     audio = (0.3 * np.sin(np.arange(16000 * 3) / 16000 * 2 * np.pi * 300)).astype(np.float32)
     with Mp4Writer(tmp_path / "v.mp4", 64, 48, 25, audio, 16000) as writer:
         for k in range(75):
-            writer.write(np.full((48, 64, 3), k * 3, dtype=np.uint8))
+            writer.write(np.full((48, 64, 3), (200, 120, k * 3), dtype=np.uint8))
     with av.open(str(tmp_path / "v.mp4")) as container:
-        assert sum(1 for _ in container.decode(video=0)) == 75
+        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+        assert len(frames) == 75
+        for k in (0, 40, 74):  # colours survive the YUV round trip (decoder reads the BT.601 tags)
+            assert np.abs(frames[k].reshape(-1, 3).mean(0) - (200, 120, k * 3)).max() < 3
         stream = container.streams.audio[0]
         assert abs(float(stream.duration * stream.time_base) - 3.0) < 0.1
     with pytest.raises(ValueError, match="even"):
         Mp4Writer(tmp_path / "odd.mp4", 63, 48, 25)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4"]
+    with Mp4Writer(tmp_path / "h98.mp4", 66, 98, 25) as writer:  # even sizes that are not multiples of 4
+        writer.write(np.full((98, 66, 3), (10, 200, 90), dtype=np.uint8))
+    with av.open(str(tmp_path / "h98.mp4")) as container:
+        frame = next(container.decode(video=0)).to_ndarray(format="rgb24")
+        assert frame.shape == (98, 66, 3) and np.abs(frame.reshape(-1, 3).mean(0) - (10, 200, 90)).max() < 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["h98.mp4", "v.mp4"]
+
+
+def test_rgb_to_yuv420p_matches_bt601_limited_range():
+    """Our own colour conversion (FFmpeg's threaded one made the mp4 bytes depend on machine load)."""
+    colours = {
+        (255, 255, 255): (235, 128, 128),
+        (0, 0, 0): (16, 128, 128),
+        (255, 0, 0): (81, 90, 240),
+        (0, 255, 0): (145, 54, 34),
+        (0, 0, 255): (41, 240, 110),
+    }
+    for rgb, (y, u, v) in colours.items():
+        planes = rgb_to_yuv420p(np.full((6, 10, 3), rgb, dtype=np.uint8))
+        assert [p.shape for p in planes] == [(6, 10), (3, 5), (3, 5)]
+        assert np.all(planes[0] == y) and np.all(planes[1] == u) and np.all(planes[2] == v), rgb
+    half = rgb_to_yuv420p(np.array([[[255, 0, 0], [0, 0, 255]], [[255, 0, 0], [0, 0, 255]]], dtype=np.uint8))
+    assert half[1][0, 0] == round((90 + 240) / 2)  # U of a 2x2 block is the mean of its pixels
