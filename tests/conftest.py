@@ -20,3 +20,11 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleSummary:
 @pytest.fixture(scope="session")
 def sample_dir(sample: SampleSummary) -> Path:
     return sample.output_dir
+
+
+@pytest.fixture
+def dataset(sample_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the sample (tests may add feature files or break it on purpose)."""
+    import shutil
+
+    return Path(shutil.copytree(sample_dir, tmp_path / "dataset"))

@@ -21,13 +21,3 @@ def read_rgb(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert image is not None, f"cannot read {path}"
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB) if image.ndim == 3 and image.shape[2] == 3 else image
-
-
-def eye_area_ratio(lms: np.ndarray, width: int, height: int) -> float:
-    """RAD-NeRF's eye feature: area of both eye polygons over the image area (shoelace formula)."""
-
-    def area(points: np.ndarray) -> float:
-        x, y = points[:, 0], points[:, 1]
-        return 0.5 * abs(float(np.dot(x, np.roll(y, 1)) - np.dot(y, np.roll(x, 1))))
-
-    return (area(lms[36:42]) + area(lms[42:48])) / (width * height)

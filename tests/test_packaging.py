@@ -12,7 +12,18 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("lpips", "face_alignment", "torchaudio", "av", "cv2", "tinycudann", "soundfile", "rad_nerfstudio.sample")
+HEAVY = (
+    "lpips",
+    "face_alignment",
+    "torchaudio",
+    "av",
+    "cv2",
+    "tinycudann",
+    "soundfile",
+    "rad_nerfstudio.sample",
+    "rad_nerfstudio.data.build_tables",
+    "rad_nerfstudio.audio.features",
+)
 
 
 def _pyproject() -> dict:
@@ -63,6 +74,10 @@ def test_wheel_installs_everything_under_rad_nerfstudio(wheel):
         assert b"allow_numpy_scalars_in_checkpoints" in archive.read("rad_nerfstudio/method_configs.py")
         entry_points = archive.read(next(n for n in names if n.endswith("entry_points.txt"))).decode()
     assert "rad-sample = rad_nerfstudio.scripts.sample:entrypoint" in entry_points
+    assert (
+        "talking-portrait-data = rad_nerfstudio.dataparsers.talking_portrait_dataparser:talking_portrait_dataparser"
+        in entry_points
+    )
 
 
 def test_installed_distribution_exposes_the_console_script():
@@ -71,12 +86,18 @@ def test_installed_distribution_exposes_the_console_script():
 
 
 def test_no_top_level_modules_leak_and_entry_modules_import_nothing_heavy(tmp_path):
+    """Our entry-point modules add no heavy import beyond the nerfstudio modules they build on."""
     probe = (
         "import importlib.util, sys\n"
         "assert importlib.util.find_spec('dataparsers') is None\n"
         "assert importlib.util.find_spec('method_configs') is None\n"
+        "import nerfstudio.cameras.cameras, nerfstudio.data.dataparsers.base_dataparser\n"
+        "import nerfstudio.plugins.registry_dataparser\n"
+        "before = set(sys.modules)\n"
         "import rad_nerfstudio.method_configs, rad_nerfstudio.dataparsers, rad_nerfstudio.cuda\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "import rad_nerfstudio.dataparsers.talking_portrait_dataparser\n"
+        "added = set(sys.modules) - before\n"
+        f"heavy = [m for m in {HEAVY!r} if m in added]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", probe], check=True, cwd=tmp_path)

@@ -12,9 +12,10 @@ import soundfile
 from scipy.spatial.transform import Rotation
 
 from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE, VIDEO_FPS
+from rad_nerfstudio.data.landmarks import eye_area_ratio
 from rad_nerfstudio.sample.generate import generate_sample
 from tests.conftest import SAMPLE_KWARGS
-from tests.helpers import eye_area_ratio, read_rgb
+from tests.helpers import read_rgb
 
 
 def test_mouth_opening_follows_the_speech(sample, sample_dir):

@@ -1,0 +1,134 @@
+"""Audio feature extractors at 50 Hz behind one interface.
+
+``mel`` needs no weights (the offline default). ``wav2vec2`` and ``hubert`` use torchaudio's pretrained
+pipelines: their weights download once on a machine with internet; offline, the error says what to
+download and where to put it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Dict
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE
+
+HOP = AUDIO_SAMPLE_RATE // 50
+"""Samples per feature frame (20 ms)."""
+
+
+class FeatureExtractor:
+    """Turns a 16 kHz mono waveform into ``[T, dim]`` features at 50 Hz."""
+
+    name: str = ""
+    dim: int = 0
+
+    def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
+        raise NotImplementedError
+
+
+class MelExtractor(FeatureExtractor):
+    """Log-mel spectrogram (25 ms windows, 20 ms hop), standardised per channel over the utterance.
+
+    Per-utterance standardisation makes training and driving audio comparable whatever their recording gain.
+    """
+
+    name = "mel"
+
+    def __init__(self, n_mels: int = 64) -> None:
+        import torchaudio.transforms
+
+        self.dim = n_mels
+        self._mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=AUDIO_SAMPLE_RATE, n_fft=512, win_length=400, hop_length=HOP, n_mels=n_mels
+        )
+
+    def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
+        with torch.no_grad():
+            log_mel = torch.log(self._mel(waveform.float()) + 1e-6).T  # [T, n_mels]
+        return (log_mel - log_mel.mean(0)) / (log_mel.std(0) + 1e-5)
+
+
+@dataclass(frozen=True)
+class _Bundle:
+    attribute: str
+    """Name of the bundle in ``torchaudio.pipelines``."""
+    dim: int
+    output: str
+    """``emission`` (ASR logits) or ``last_layer`` (last transformer layer)."""
+
+
+_BUNDLES: Dict[str, _Bundle] = {
+    "wav2vec2": _Bundle("WAV2VEC2_ASR_BASE_960H", 29, "emission"),
+    "hubert": _Bundle("HUBERT_ASR_LARGE", 1024, "last_layer"),
+}
+
+
+def _download_hint(attribute: str) -> str:
+    import torch.hub
+    import torchaudio.pipelines
+
+    bundle = getattr(torchaudio.pipelines, attribute)
+    filename = getattr(bundle, "_path", attribute)
+    return (
+        f"download https://download.pytorch.org/torchaudio/models/{filename} to "
+        f"{torch.hub.get_dir()}/checkpoints/{filename.split('/')[-1]} (or run "
+        f"`python -c 'import torchaudio; torchaudio.pipelines.{attribute}.get_model()'` once with internet)"
+    )
+
+
+class PretrainedExtractor(FeatureExtractor):
+    """Features from a torchaudio wav2vec2-family model (``wav2vec2``: 29 character logits, ``hubert``: 1024-d)."""
+
+    def __init__(self, name: str, model: nn.Module | None = None) -> None:
+        if name not in _BUNDLES:
+            raise ValueError(f"unknown pretrained audio extractor {name!r}; known: {sorted(_BUNDLES)}")
+        self.name = name
+        self._bundle = _BUNDLES[name]
+        self.dim = self._bundle.dim
+        self._model = model
+
+    @property
+    def model(self) -> nn.Module:
+        if self._model is None:
+            import torchaudio.pipelines
+
+            bundle = getattr(torchaudio.pipelines, self._bundle.attribute)
+            try:
+                self._model = bundle.get_model().eval()
+            except Exception as err:  # any download / unpickling failure gets the same actionable message
+                raise RuntimeError(
+                    f"the '{self.name}' audio features need the pretrained weights of torchaudio's "
+                    f"{self._bundle.attribute}, which could not be loaded ({type(err).__name__}: {err}). "
+                    f"Offline? {_download_hint(self._bundle.attribute)}; or use --audio-features mel."
+                ) from err
+        return self._model
+
+    def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
+        model = self.model
+        with torch.no_grad():
+            batch = waveform.float()[None]
+            if self._bundle.output == "emission":
+                features, _ = model(batch)
+            else:
+                layers, _ = model.extract_features(batch)  # type: ignore[operator]
+                features = layers[-1]
+        return features[0]
+
+
+EXTRACTORS: Dict[str, Callable[[], FeatureExtractor]] = {
+    "mel": MelExtractor,
+    "wav2vec2": lambda: PretrainedExtractor("wav2vec2"),
+    "hubert": lambda: PretrainedExtractor("hubert"),
+}
+"""Extractors that can compute features from any new audio (what rendering needs)."""
+
+
+def make_extractor(name: str) -> FeatureExtractor:
+    """The extractor registered under ``name``."""
+    if name not in EXTRACTORS:
+        raise ValueError(f"no extractor named {name!r}; known: {sorted(EXTRACTORS)}")
+    return EXTRACTORS[name]()

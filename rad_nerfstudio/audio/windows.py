@@ -1,0 +1,29 @@
+"""Per-video-frame audio windows, as the anchors build them from 50 Hz features."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float
+from torch import Tensor
+
+FEATURE_RATE = 50
+"""Audio feature frames per second (20 ms hop)."""
+WINDOW = 16
+"""Feature frames per video-frame window (320 ms)."""
+
+
+def frame_windows(
+    features: Float[Tensor, "time channels"], num_frames: int, fps: float = 25.0
+) -> Float[Tensor, "frames 16 channels"]:
+    """One ``[16, C]`` window per video frame, centred on the frame's time, zero-padded at both ends.
+
+    Frame ``i`` (time ``i / fps``) sees feature rows ``[r - 8, r + 8)`` with ``r = round(i * 50 / fps)``
+    (``2 i`` at 25 fps), the anchors' DeepSpeech/wav2vec windowing.
+    """
+    half = WINDOW // 2
+    centres = torch.round(torch.arange(num_frames, dtype=torch.float64) * FEATURE_RATE / fps).long()
+    needed = int(centres.max().item()) + half if num_frames else 0
+    padded = F.pad(features, (0, 0, half, max(0, needed - features.shape[0])))
+    index = centres[:, None] + torch.arange(WINDOW)[None, :]
+    return padded[index]

@@ -1,0 +1,1 @@
+"""Talking-portrait data: dataset reading and validation, per-frame tables, data manager, pixel samplers."""

@@ -1,0 +1,134 @@
+"""Single-process data manager for talking portraits: uint8 image cache, frame index on every ray,
+pixel sampler from config (so samplers can receive feedback from the pipeline)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Dict, List, Literal, Tuple, Type, Union
+
+import torch
+from jaxtyping import UInt8
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.datamanagers.base_datamanager import DataManager, DataManagerConfig
+from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader
+from nerfstudio.model_components.ray_generators import RayGenerator
+from nerfstudio.utils.rich_utils import CONSOLE
+from rich.progress import track
+from torch import Tensor
+from torch.nn import Parameter
+
+from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
+    TalkingPortraitDataParserConfig,
+)
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
+from rad_nerfstudio.data.portrait_dataset import PortraitDataset
+
+
+@dataclass
+class TalkingPortraitDataManagerConfig(DataManagerConfig):
+    """Talking-portrait data manager (single process, images cached as uint8)."""
+
+    _target: Type = field(default_factory=lambda: TalkingPortraitDataManager)
+    dataparser: TalkingPortraitDataParserConfig = field(default_factory=TalkingPortraitDataParserConfig)
+    """Dataset reader."""
+    pixel_sampler: PortraitPixelSamplerConfig = field(default_factory=PortraitPixelSamplerConfig)
+    """Training pixel sampler (uniform by default)."""
+    eval_num_rays_per_batch: int = 4096
+    """Rays per evaluation batch."""
+
+
+def cache_images(dataset: PortraitDataset, label: str) -> UInt8[Tensor, "images height width 3"]:
+    """All images of a dataset as one uint8 tensor (frames x H x W x 3 bytes)."""
+    first = dataset.get_numpy_image(0)
+    cache = torch.empty((len(dataset), *first.shape), dtype=torch.uint8)
+    cache[0] = torch.from_numpy(first)
+    for i in track(range(1, len(dataset)), description=f"Caching {label} images", transient=True):
+        cache[i] = torch.from_numpy(dataset.get_numpy_image(i))
+    return cache
+
+
+class TalkingPortraitDataManager(DataManager):
+    """Serves rays with their frame index (``ray_bundle.metadata["frame_idx"]``) and uint8-cached pixel colours."""
+
+    config: TalkingPortraitDataManagerConfig
+    train_dataset: PortraitDataset
+    eval_dataset: PortraitDataset
+
+    def __init__(
+        self,
+        config: TalkingPortraitDataManagerConfig,
+        device: Union[torch.device, str] = "cpu",
+        test_mode: Literal["test", "val", "inference"] = "val",
+        world_size: int = 1,
+        local_rank: int = 0,
+        **kwargs,
+    ):
+        self.config = config
+        self.device = device
+        self.test_mode = test_mode
+        if world_size > 1:
+            raise ValueError("the talking-portrait data manager runs in a single process (world_size 1)")
+        if config.data is not None:
+            config.dataparser.data = Path(config.data)
+        else:
+            config.data = config.dataparser.data
+        self.dataparser = config.dataparser.setup()
+        self.includes_time = False
+        self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
+        self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
+        self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
+        super().__init__()
+
+    def setup_train(self) -> None:
+        self.train_images = cache_images(self.train_dataset, "training")
+        num, height, width = self.train_images.shape[:3]
+        self.train_pixel_sampler: PortraitPixelSampler = self.config.pixel_sampler.setup(
+            num_images=num, height=height, width=width
+        )
+        self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
+        megabytes = self.train_images.numel() / 2**20
+        CONSOLE.print(f"Cached {num} training images ({width}x{height}) as uint8: {megabytes:.1f} MiB")
+
+    def setup_eval(self) -> None:
+        self.eval_images = cache_images(self.eval_dataset, "evaluation")
+        num, height, width = self.eval_images.shape[:3]
+        self.eval_pixel_sampler: PortraitPixelSampler = PortraitPixelSamplerConfig(
+            num_rays_per_batch=self.config.eval_num_rays_per_batch, seed=self.config.pixel_sampler.seed + 1
+        ).setup(num_images=num, height=height, width=width)
+        self.eval_ray_generator = RayGenerator(self.eval_dataset.cameras.to(self.device))
+        self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(input_dataset=self.eval_dataset, device=self.device)
+        self._eval_generator = torch.Generator().manual_seed(self.config.pixel_sampler.seed + 2)
+
+    def _batch(self, images: Tensor, indices: Tensor) -> Dict[str, Tensor]:
+        colours = images[indices[:, 0], indices[:, 1], indices[:, 2]]
+        return {"image": colours.to(self.device, torch.float32) / 255.0, "indices": indices}
+
+    def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
+        self.train_count += 1
+        indices = self.train_pixel_sampler.sample(step)
+        return self.train_ray_generator(indices.to(self.device)), self._batch(self.train_images, indices)
+
+    def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
+        self.eval_count += 1
+        indices = self.eval_pixel_sampler.sample(step)
+        return self.eval_ray_generator(indices.to(self.device)), self._batch(self.eval_images, indices)
+
+    def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
+        index = int(torch.randint(len(self.eval_dataset), (1,), generator=self._eval_generator))
+        camera = self.eval_dataset.cameras[index : index + 1].to(self.device)
+        image = self.eval_images[index].to(self.device, torch.float32) / 255.0
+        return camera, {"image": image, "image_idx": index}
+
+    def get_train_rays_per_batch(self) -> int:
+        return self.config.pixel_sampler.num_rays_per_batch
+
+    def get_eval_rays_per_batch(self) -> int:
+        return self.config.eval_num_rays_per_batch
+
+    def get_datapath(self) -> Path:
+        return self.config.dataparser.data
+
+    def get_param_groups(self) -> Dict[str, List[Parameter]]:
+        return {}

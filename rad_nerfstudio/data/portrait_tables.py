@@ -1,0 +1,59 @@
+"""Per-frame tables a talking-portrait model indexes by ``frame_idx`` (never per-pixel batch data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Dict, List
+
+import torch
+from jaxtyping import Float, Int, UInt8
+from torch import Tensor
+
+PORTRAIT_METADATA_KEY = "portrait"
+"""Key of the :class:`PortraitTables` in the dataparser outputs' (and so the model's) metadata."""
+FRAME_INDEX_KEY = "frame_idx"
+"""Camera / ray-bundle metadata key holding each camera's row in the tables (``[N, 1]`` long)."""
+RECT_NAMES = ("face", "lower_face", "eyes", "lips")
+
+
+@dataclass
+class PortraitTables:
+    """Everything per frame of a dataset (train and val together, so any split indexes the same rows)."""
+
+    img_ids: Int[Tensor, " frames"]
+    splits: Dict[str, Int[Tensor, " split_frames"]]
+    """Rows of each split."""
+    audio_windows: Float[Tensor, "audio_frames 16 dim"]
+    """The whole audio track: one window per audio frame (``aud_id``)."""
+    audio_index: Int[Tensor, " frames"]
+    """Row of ``audio_windows`` for each frame (its ``aud_id``, clamped to the track)."""
+    audio_extractor: str
+    """How the audio features were made; driving audio must be processed the same way."""
+    eye: Float[Tensor, " frames"]
+    """Eye openness: about 1 open, 0 closed."""
+    eye_source: str
+    rects: Dict[str, Int[Tensor, "frames 4"]]
+    """``(x0, y0, x1, y1)`` half-open pixel rectangles: face, lower_face, eyes, lips (square)."""
+    head_poses: Float[Tensor, "frames 3 4"]
+    """Camera-to-world in nerfstudio's world (the dataparser's scale applied): the head pose seen from the camera."""
+    torso_paths: List[Path]
+    background: UInt8[Tensor, "height width 3"]
+    fps: float
+
+    @property
+    def audio_dim(self) -> int:
+        return int(self.audio_windows.shape[-1])
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.img_ids.shape[0])
+
+    def audio_context(self, rows: Int[Tensor, " n"], neighbours: int = 8) -> Float[Tensor, "n neighbours 16 dim"]:
+        """The ``neighbours`` windows around each frame's audio (``[i - 4, i + 4)``), zeros beyond the track."""
+        centre = self.audio_index[rows]
+        offsets = torch.arange(neighbours, device=centre.device) - neighbours // 2
+        index = centre[:, None] + offsets[None]
+        valid = (index >= 0) & (index < self.audio_windows.shape[0])
+        windows = self.audio_windows[index.clamp(0, self.audio_windows.shape[0] - 1)]
+        return windows * valid[..., None, None]

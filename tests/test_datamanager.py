@@ -1,0 +1,84 @@
+"""The single-process data manager: uint8 cache, frame index on every ray, sampler from config."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig, UniformPixelSampler
+from rad_nerfstudio.data.portrait_tables import PORTRAIT_METADATA_KEY
+from tests.helpers import read_rgb
+
+
+@pytest.fixture
+def manager(dataset):
+    return TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu")
+
+
+def test_images_are_cached_as_uint8_at_their_byte_size(manager):
+    assert manager.train_images.dtype == torch.uint8
+    assert manager.train_images.shape == (90, 96, 96, 3)
+    assert manager.train_images.numel() * manager.train_images.element_size() == 90 * 96 * 96 * 3
+    assert manager.eval_images.shape == (10, 96, 96, 3)
+
+
+def test_training_rays_carry_their_frame_index_and_their_pixel_colour(manager, dataset):
+    ray_bundle, batch = manager.next_train(0)
+    indices = batch["indices"]
+    tables = manager.train_dataset.metadata[PORTRAIT_METADATA_KEY]
+    frame_rows = ray_bundle.metadata["frame_idx"][:, 0]
+    assert torch.equal(frame_rows, tables.splits["train"][indices[:, 0]])
+    for k in range(5):
+        image_idx, row, col = indices[k].tolist()
+        img_id = int(tables.img_ids[frame_rows[k]])
+        expected = read_rgb(dataset / "gt_imgs" / f"{img_id}.jpg")[row, col] / 255.0
+        np.testing.assert_allclose(batch["image"][k].numpy(), expected, atol=1e-6)
+    assert batch["image"].dtype == torch.float32
+
+
+def test_eval_rays_and_images_index_the_validation_rows(manager):
+    tables = manager.eval_dataset.metadata[PORTRAIT_METADATA_KEY]
+    ray_bundle, _ = manager.next_eval(0)
+    assert set(ray_bundle.metadata["frame_idx"][:, 0].tolist()) <= set(tables.splits["val"].tolist())
+    camera, batch = manager.next_eval_image(0)
+    assert int(camera.metadata["frame_idx"][0, 0]) in tables.splits["val"].tolist()
+    assert batch["image"].shape == (96, 96, 3)
+    camera, batch = next(iter(manager.fixed_indices_eval_dataloader))  # what ns-eval iterates
+    assert batch["image"].shape == (96, 96, 3) and camera.metadata["frame_idx"].shape == (1, 1)
+
+
+def test_the_pixel_sampler_comes_from_config(dataset):
+    config = TalkingPortraitDataManagerConfig(data=dataset)
+    config.pixel_sampler = PortraitPixelSamplerConfig(num_rays_per_batch=512, seed=7)
+    manager = config.setup(device="cpu")
+    assert isinstance(manager.train_pixel_sampler, UniformPixelSampler)
+    assert manager.get_train_rays_per_batch() == 512
+    assert manager.next_train(0)[1]["indices"].shape == (512, 3)
+
+
+def test_uniform_sampling_is_uniform_and_seeded():
+    sampler = PortraitPixelSamplerConfig(num_rays_per_batch=20000, seed=3).setup(num_images=4, height=6, width=5)
+    draws = torch.cat([sampler.sample(step) for step in range(10)])
+    assert draws[:, 0].max() == 3 and draws[:, 1].max() == 5 and draws[:, 2].max() == 4 and draws.min() == 0
+    flat = (draws[:, 0] * 30 + draws[:, 1] * 5 + draws[:, 2]).numpy()
+    counts = np.bincount(flat, minlength=120)
+    expected = len(flat) / 120
+    chi_square = float(((counts - expected) ** 2 / expected).sum())
+    assert chi_square < 180  # 119 degrees of freedom: p < 0.0005 above this
+    again = PortraitPixelSamplerConfig(num_rays_per_batch=20000, seed=3).setup(num_images=4, height=6, width=5)
+    assert torch.equal(again.sample(0), draws[:20000])
+
+
+def test_downscaled_images_match_their_cameras(dataset):
+    config = TalkingPortraitDataManagerConfig(data=dataset)
+    config.dataparser.downscale_factor = 2
+    manager = config.setup(device="cpu")
+    assert manager.train_images.shape == (90, 48, 48, 3)
+    assert int(manager.train_dataset.cameras.width[0]) == 48
+
+
+def test_more_than_one_process_is_refused(dataset):
+    with pytest.raises(ValueError, match="single process"):
+        TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu", world_size=2)
