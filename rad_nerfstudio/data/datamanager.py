@@ -19,11 +19,11 @@ from rich.progress import track
 from torch import Tensor
 from torch.nn import Parameter
 
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
+from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
     TalkingPortraitDataParserConfig,
 )
-from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
-from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 
 
 @dataclass
@@ -98,7 +98,9 @@ class TalkingPortraitDataManager(DataManager):
             num_rays_per_batch=self.config.eval_num_rays_per_batch, seed=self.config.pixel_sampler.seed + 1
         ).setup(num_images=num, height=height, width=width)
         self.eval_ray_generator = RayGenerator(self.eval_dataset.cameras.to(self.device))
-        self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(input_dataset=self.eval_dataset, device=self.device)
+        self.fixed_indices_eval_dataloader = FixedIndicesEvalDataloader(
+            input_dataset=self.eval_dataset, device=self.device
+        )
         self._eval_generator = torch.Generator().manual_seed(self.config.pixel_sampler.seed + 2)
 
     def _batch(self, images: Tensor, indices: Tensor) -> Dict[str, Tensor]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Tuple
 
 import numpy as np
 from jaxtyping import Float
@@ -103,7 +103,7 @@ def _check_files(root: Path, frames: List[PortraitFrame], folder: str, suffix: s
     return paths
 
 
-def read_dataset(root: Path, frame_range: Optional[Tuple[int, int]] = None) -> PortraitDatasetFiles:
+def read_dataset(root: Path, frame_range: Tuple[int, int] | None = None) -> PortraitDatasetFiles:
     """Validate ``root`` and read its cameras and frame list.
 
     Args:
@@ -122,7 +122,9 @@ def read_dataset(root: Path, frame_range: Optional[Tuple[int, int]] = None) -> P
             raise DatasetError(path, f"lacks {', '.join(missing_keys)}")
         intrinsics.append((float(content["focal_len"]), float(content["cx"]), float(content["cy"])))
     if intrinsics[0] != intrinsics[1]:
-        raise DatasetError(root / "transforms_val.json", f"intrinsics {intrinsics[1]} differ from train's {intrinsics[0]}")
+        raise DatasetError(
+            root / "transforms_val.json", f"intrinsics {intrinsics[1]} differ from train's {intrinsics[0]}"
+        )
     frames = [f for split in SPLITS for f in _parse_frames(root / f"transforms_{split}.json", contents[split], split)]
     if frame_range is not None:
         start, end = frame_range

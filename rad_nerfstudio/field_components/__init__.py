@@ -1,0 +1,1 @@
+"""Building blocks of the talking-portrait fields (encodings, audio networks, occupancy)."""

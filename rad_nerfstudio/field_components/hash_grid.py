@@ -1,0 +1,126 @@
+"""Multiresolution hash encoding of points in [0, 1]^D for any small D (1-4).
+
+nerfstudio's torch ``HashEncoding`` is 3D-only; RAD-NeRF's audio-coordinate grid is 1-3D and ER-NeRF's
+tri-planes are 2D. tinycudann is used on CUDA when installed, this torch implementation otherwise.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from jaxtyping import Float
+from torch import Tensor, nn
+
+PRIMES = (1, 2654435761, 805459861, 3674653429)
+"""Per-dimension hashing primes (Instant-NGP's)."""
+
+
+@dataclass
+class HashGridConfig:
+    """Sizes of a multiresolution hash grid."""
+
+    num_levels: int = 16
+    """Number of resolution levels."""
+    features_per_level: int = 2
+    """Features stored per grid vertex and level."""
+    log2_hashmap_size: int = 16
+    """Entries per level (as a power of two)."""
+    base_resolution: int = 16
+    """Resolution of the coarsest level."""
+    finest_resolution: int = 2048
+    """Resolution of the finest level."""
+
+    @property
+    def output_dim(self) -> int:
+        return self.num_levels * self.features_per_level
+
+    @property
+    def growth(self) -> float:
+        if self.num_levels == 1:
+            return 1.0
+        return math.exp((math.log(self.finest_resolution) - math.log(self.base_resolution)) / (self.num_levels - 1))
+
+    def num_parameters(self, dim: int) -> int:
+        """Trainable values, counting dense coarse levels at their real size."""
+        total = 0
+        for level in range(self.num_levels):
+            resolution = math.floor(self.base_resolution * self.growth**level)
+            total += min((resolution + 1) ** dim, 2**self.log2_hashmap_size) * self.features_per_level
+        return total
+
+
+class HashGrid(nn.Module):
+    """Trilinear (in general D-linear) interpolation of hashed per-level feature tables."""
+
+    def __init__(
+        self, dim: int, config: HashGridConfig, implementation: Literal["auto", "torch", "tcnn"] = "auto"
+    ) -> None:
+        super().__init__()
+        if not 1 <= dim <= len(PRIMES):
+            raise ValueError(f"hash grids support 1 to {len(PRIMES)} input dimensions, got {dim}")
+        self.dim = dim
+        self.config = config
+        self.tcnn_encoding = self._make_tcnn(implementation)
+        resolutions = [math.floor(config.base_resolution * config.growth**level) for level in range(config.num_levels)]
+        self.register_buffer("resolutions", torch.tensor(resolutions, dtype=torch.int64), persistent=False)
+        self.table_size = 2**config.log2_hashmap_size
+        dense = [(r + 1) ** dim <= self.table_size for r in resolutions]
+        self.register_buffer("dense", torch.tensor(dense), persistent=False)
+        if self.tcnn_encoding is None:
+            init = torch.empty(config.num_levels, self.table_size, config.features_per_level).uniform_(-1e-4, 1e-4)
+            self.table = nn.Parameter(init)
+
+    def _make_tcnn(self, implementation: str):
+        if implementation == "torch" or (implementation == "auto" and not torch.cuda.is_available()):
+            return None
+        try:
+            import tinycudann as tcnn
+        except ImportError:
+            if implementation == "tcnn":
+                raise
+            return None
+        return tcnn.Encoding(
+            n_input_dims=self.dim,
+            encoding_config={
+                "otype": "HashGrid",
+                "n_levels": self.config.num_levels,
+                "n_features_per_level": self.config.features_per_level,
+                "log2_hashmap_size": self.config.log2_hashmap_size,
+                "base_resolution": self.config.base_resolution,
+                "per_level_scale": self.config.growth,
+            },
+        )
+
+    @property
+    def output_dim(self) -> int:
+        return self.config.output_dim
+
+    def _corner_index(self, corner: Tensor) -> Tensor:
+        """Table index of integer vertices ``[..., L, D]``: dense row-major where the level fits, else hashed."""
+        strides = (self.resolutions[:, None] + 1) ** torch.arange(self.dim, device=corner.device)  # [L, D]
+        dense_index = (corner * strides).sum(-1)
+        hashed = torch.zeros_like(dense_index)
+        for d in range(self.dim):
+            hashed = hashed ^ (corner[..., d] * PRIMES[d])
+        return torch.where(self.dense, dense_index, hashed) % self.table_size
+
+    def forward(self, x: Float[Tensor, "*batch dim"]) -> Float[Tensor, "*batch features"]:
+        """Features of points in [0, 1]^D (clamped)."""
+        if self.tcnn_encoding is not None:
+            flat = x.reshape(-1, self.dim).clamp(0.0, 1.0)
+            return self.tcnn_encoding(flat).float().reshape(*x.shape[:-1], self.output_dim)
+        batch = x.shape[:-1]
+        points = x.reshape(-1, 1, self.dim).clamp(0.0, 1.0) * self.resolutions[:, None].to(x.dtype)  # [N, L, D]
+        base = torch.floor(points).long()
+        frac = points - base
+        levels = torch.arange(self.config.num_levels, device=x.device)
+        features = torch.zeros(points.shape[0], self.config.num_levels, self.config.features_per_level, device=x.device)
+        for corner_bits in range(2**self.dim):
+            offset = torch.tensor([(corner_bits >> d) & 1 for d in range(self.dim)], device=x.device)
+            weight = torch.prod(torch.where(offset.bool(), frac, 1.0 - frac), dim=-1, keepdim=True)  # [N, L, 1]
+            index = self._corner_index(base + offset)  # [N, L]
+            features = features + weight * self.table[levels, index]
+        return features.reshape(*batch, self.output_dim)
