@@ -55,6 +55,9 @@ class HashGridConfig:
 class HashGrid(nn.Module):
     """Trilinear (in general D-linear) interpolation of hashed per-level feature tables."""
 
+    resolutions: Tensor
+    dense: Tensor
+
     def __init__(
         self, dim: int, config: HashGridConfig, implementation: Literal["auto", "torch", "tcnn"] = "auto"
     ) -> None:
@@ -77,7 +80,7 @@ class HashGrid(nn.Module):
         if implementation == "torch" or (implementation == "auto" and not torch.cuda.is_available()):
             return None
         try:
-            import tinycudann as tcnn
+            import tinycudann as tcnn  # pyright: ignore[reportMissingImports]
         except ImportError:
             if implementation == "tcnn":
                 raise
