@@ -1,0 +1,125 @@
+"""RAD-NeRF's maximum occupancy grid and a pure-torch ray marcher over it.
+
+One static grid prunes samples for every audio condition: each update evaluates the density under a random
+training audio / eye condition and keeps ``max(old * decay, new)``. The marcher takes evenly spaced candidates
+inside the scene box and keeps, front to back, at most ``max_samples`` of those in occupied cells. It uses
+only batched ``[rays, samples]`` tensors, so it runs on CPU (where nerfacc's packed kernels cannot).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from jaxtyping import Bool, Float, Int
+from torch import Tensor, nn
+
+
+@dataclass
+class OccupancyGridConfig:
+    """Occupancy grid and marcher settings (RAD-NeRF: 128^3, every 16 steps, decay 0.95, 16 samples)."""
+
+    resolution: int = 128
+    """Cells per side."""
+    update_every: int = 16
+    """Training steps between updates."""
+    decay: float = 0.95
+    """Old densities are multiplied by this before taking the max with the new ones."""
+    density_threshold: float = 10.0
+    """A cell is occupied when its density exceeds min(this, the grid's mean density)."""
+    update_fraction: float = 1.0
+    """Fraction of cells re-evaluated per update after the first (all cells the first time)."""
+    max_samples: int = 16
+    """Most samples per ray."""
+    candidates: int = 128
+    """Evenly spaced candidate positions per ray inside the scene box."""
+
+
+@dataclass
+class MarchedSamples:
+    """Up to ``K`` samples per ray, padded; ``valid`` marks the real ones."""
+
+    t_starts: Float[Tensor, "rays k 1"]
+    t_ends: Float[Tensor, "rays k 1"]
+    valid: Bool[Tensor, "rays k"]
+
+
+class MaxOccupancyGrid(nn.Module):
+    """A density grid over the scene box kept as the running max over random conditions."""
+
+    density: Tensor
+    aabb: Tensor
+
+    def __init__(self, config: OccupancyGridConfig, aabb: Float[Tensor, "2 3"]) -> None:
+        super().__init__()
+        self.config = config
+        self.register_buffer("aabb", aabb.clone().float())
+        cells = config.resolution**3
+        self.register_buffer("density", torch.full((cells,), float("inf")))  # all occupied until the first update
+        self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+
+    def cell_centres(self, cells: Int[Tensor, " n"], jitter: torch.Generator | None = None) -> Float[Tensor, "n 3"]:
+        """World positions of cells (uniformly jittered inside the cell when a generator is given)."""
+        r = self.config.resolution
+        ijk = torch.stack([cells // (r * r), (cells // r) % r, cells % r], dim=-1).float()
+        offset = 0.5 if jitter is None else torch.rand(ijk.shape, generator=jitter).to(ijk.device)
+        unit = (ijk + offset) / r
+        return self.aabb[0] + unit * (self.aabb[1] - self.aabb[0])
+
+    def cell_of(self, points: Float[Tensor, "*batch 3"]) -> tuple[Int[Tensor, "*batch"], Bool[Tensor, "*batch"]]:
+        """Cell index of points and whether they are inside the box."""
+        r = self.config.resolution
+        unit = (points - self.aabb[0]) / (self.aabb[1] - self.aabb[0])
+        inside = ((unit >= 0) & (unit < 1)).all(dim=-1)
+        ijk = (unit.clamp(0, 1 - 1e-6) * r).long()
+        return ijk[..., 0] * r * r + ijk[..., 1] * r + ijk[..., 2], inside
+
+    @torch.no_grad()
+    def update(self, density_fn: Callable[[Tensor], Tensor], generator: torch.Generator | None = None) -> None:
+        """Evaluate ``density_fn`` (world points ``[n, 3]`` -> densities ``[n]``) and keep the decayed max."""
+        first = int(self.updates) == 0
+        total = self.density.numel()
+        if first or self.config.update_fraction >= 1.0:
+            cells = torch.arange(total, device=self.density.device)
+        else:
+            count = max(1, int(total * self.config.update_fraction))
+            cells = torch.randperm(total, generator=generator)[:count].to(self.density.device)
+        new = torch.cat([density_fn(chunk) for chunk in self.cell_centres(cells, generator).split(2**18)])
+        if first:
+            self.density.copy_(torch.zeros_like(self.density))
+        self.density.mul_(self.config.decay)
+        self.density[cells] = torch.maximum(self.density[cells], new.float())
+        self.updates += 1
+
+    @property
+    def occupied(self) -> Bool[Tensor, " cells"]:
+        threshold = min(self.config.density_threshold, float(self.density[torch.isfinite(self.density)].mean()))
+        return self.density > threshold if torch.isfinite(self.density).all() else torch.ones_like(self.density).bool()
+
+    def occupancy_ratio(self) -> float:
+        return float(self.occupied.float().mean())
+
+    def march(
+        self, origins: Float[Tensor, "rays 3"], directions: Float[Tensor, "rays 3"], near: float = 0.0
+    ) -> MarchedSamples:
+        """At most ``max_samples`` samples per ray in occupied cells, nearest first."""
+        lo, hi = self.aabb[0], self.aabb[1]
+        safe = torch.where(directions.abs() < 1e-9, torch.full_like(directions, 1e-9), directions)
+        t0, t1 = (lo - origins) / safe, (hi - origins) / safe
+        t_near = torch.minimum(t0, t1).amax(-1).clamp(min=near)
+        t_far = torch.maximum(t0, t1).amin(-1)
+        hits_box = t_far > t_near
+        steps = (torch.arange(self.config.candidates, device=origins.device) + 0.5) / self.config.candidates
+        step = ((t_far - t_near).clamp(min=0) / self.config.candidates)[:, None]
+        t_mid = t_near[:, None] + steps[None] * (t_far - t_near).clamp(min=0)[:, None]  # [R, C]
+        cells, inside = self.cell_of(origins[:, None] + t_mid[..., None] * directions[:, None])
+        occupied = self.occupied[cells] & inside & hits_box[:, None]
+        kept = occupied & (occupied.cumsum(-1) <= self.config.max_samples)
+        order = torch.where(kept, 0, 1) * self.config.candidates + torch.arange(
+            self.config.candidates, device=kept.device
+        )
+        first = torch.topk(order, self.config.max_samples, dim=-1, largest=False).indices.sort(-1).values  # [R, K]
+        valid = torch.gather(kept, 1, first)
+        t_centre = torch.gather(t_mid, 1, first)
+        return MarchedSamples((t_centre - step / 2)[..., None], (t_centre + step / 2)[..., None], valid)
