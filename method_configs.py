@@ -1,12 +1,110 @@
 """nerfstudio entry points of rad-nerfstudio, installed as ``rad_nerfstudio.method_configs``.
 
 nerfstudio imports this module at every ``ns-*`` start, so the method specifications here build
-configs only; models, audio encoders and kernels are imported when a model is constructed.
+configs only; audio models, LPIPS and CUDA kernels are imported when they are used.
 Importing it also makes checkpoints written by nerfstudio loadable under torch's ``weights_only`` rule.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Tuple
+
+import torch
+from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
+from nerfstudio.engine.trainer import TrainerConfig
+from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
+from nerfstudio.plugins.types import MethodSpecification
+
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
+from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.pixel_samplers import FaceFocusedPixelSamplerConfig, PortraitPixelSamplerConfig
+from rad_nerfstudio.field_components.hash_grid import HashGridConfig
+from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
+from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
+from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 
 allow_numpy_scalars_in_checkpoints()
+
+
+@dataclass
+class RadAdamConfig(AdamOptimizerConfig):
+    """Adam with RAD-NeRF's betas (0.9, 0.99) and eps 1e-15."""
+
+    betas: Tuple[float, float] = (0.9, 0.99)
+    eps: float = 1e-15
+
+
+def _optimizers(grid_lr: float, mlp_lr: float, torso_start: int, max_steps: int) -> dict:
+    """Grids and MLPs at their own learning rates, decaying to a tenth (RAD-NeRF); the torso's groups hold their
+    rate until the torso stage starts and decay from there."""
+    groups = {}
+    for prefix, start in (("", 0), ("torso_", torso_start)):
+        for name, lr in (("grids", grid_lr), ("mlps", mlp_lr)):
+            scheduler = ExponentialDecaySchedulerConfig(
+                lr_pre_warmup=lr, lr_final=lr / 10, warmup_steps=start, max_steps=max_steps
+            )
+            groups[prefix + name] = {"optimizer": RadAdamConfig(lr=lr), "scheduler": scheduler}
+    return groups
+
+
+def rad_nerf_config(
+    method_name: str,
+    model: RadNerfModelConfig,
+    sampler: PortraitPixelSamplerConfig,
+    steps_per_eval_image: int,
+) -> TrainerConfig:
+    torso_start = model.head_steps + model.lips_steps
+    max_steps = torso_start + (max(500, model.head_steps // 3) if model.train_torso else 0)
+    return TrainerConfig(
+        method_name=method_name,
+        max_num_iterations=max_steps,
+        steps_per_eval_batch=steps_per_eval_image,
+        steps_per_eval_image=steps_per_eval_image,
+        steps_per_eval_all_images=10**9,
+        steps_per_save=max(500, max_steps // 10),
+        mixed_precision=False,
+        machine=MachineConfig(device_type="cuda" if torch.cuda.is_available() else "cpu"),
+        pipeline=VanillaPipelineConfig(
+            datamanager=TalkingPortraitDataManagerConfig(
+                pixel_sampler=sampler,
+                eval_num_rays_per_batch=sampler.num_rays_per_batch,
+            ),
+            model=model,
+        ),
+        optimizers=_optimizers(5e-3, 5e-4, torso_start, max_steps),
+        viewer=ViewerConfig(num_rays_per_chunk=1 << 14),
+        vis="viewer",
+    )
+
+
+SMALL_GRID = HashGridConfig(
+    num_levels=8, features_per_level=2, log2_hashmap_size=14, base_resolution=16, finest_resolution=512
+)
+
+rad_nerf = MethodSpecification(
+    config=rad_nerf_config(
+        "rad-nerf", RadNerfModelConfig(head_steps=150000), PortraitPixelSamplerConfig(num_rays_per_batch=16384), 2000
+    ),
+    description="RAD-NeRF talking portrait: audio-spatial head, pseudo-3D torso (paper sizes; GPU)",
+)
+
+rad_nerf_small = MethodSpecification(
+    config=rad_nerf_config(
+        "rad-nerf-small",
+        RadNerfModelConfig(
+            head=RadHeadFieldConfig(spatial_grid=SMALL_GRID, audio_grid=SMALL_GRID),
+            torso=TorsoFieldConfig(grid=SMALL_GRID),
+            occupancy=OccupancyGridConfig(resolution=64, candidates=96, update_fraction=0.25),
+            head_steps=3000,
+            ambient_loss_ramp_steps=1000,
+            eval_num_rays_per_chunk=1 << 13,
+        ),
+        FaceFocusedPixelSamplerConfig(num_rays_per_batch=1024, face_fraction=0.6),
+        1000,
+    ),
+    description="RAD-NeRF sized to learn the bundled sample on a CPU in minutes",
+)

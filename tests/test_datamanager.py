@@ -82,3 +82,22 @@ def test_downscaled_images_match_their_cameras(dataset):
 def test_more_than_one_process_is_refused(dataset):
     with pytest.raises(ValueError, match="single process"):
         TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu", world_size=2)
+
+
+def test_face_focused_sampling_puts_its_share_of_rays_in_the_face_rect():
+    from rad_nerfstudio.data.pixel_samplers import FaceFocusedPixelSamplerConfig
+
+    rects = torch.tensor([[10, 20, 30, 40], [0, 0, 5, 5]])
+    sampler = FaceFocusedPixelSamplerConfig(num_rays_per_batch=1000, face_fraction=0.6).setup(
+        num_images=2, height=100, width=100, face_rects=rects
+    )
+    draws = sampler.sample(0)
+    rect = rects[draws[:, 0]]
+    inside = (
+        (draws[:, 2] >= rect[:, 0])
+        & (draws[:, 2] < rect[:, 2])
+        & (draws[:, 1] >= rect[:, 1])
+        & (draws[:, 1] < rect[:, 3])
+    )
+    assert bool(inside[:600].all())
+    assert 0.6 <= float(inside.float().mean()) < 0.65  # plus the few uniform rays that land in a face

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Literal, Tuple, Type, Union
 
+import cv2
+import numpy as np
 import torch
 from jaxtyping import UInt8
 from nerfstudio.cameras.cameras import Cameras
@@ -21,9 +23,17 @@ from torch.nn import Parameter
 
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
+from rad_nerfstudio.data.portrait_tables import (
+    BACKGROUND_KEY,
+    FRAME_INDEX_KEY,
+    PIXEL_KEY,
+    PORTRAIT_METADATA_KEY,
+    PortraitTables,
+)
 from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
     TalkingPortraitDataParserConfig,
 )
+from rad_nerfstudio.errors import DatasetError
 
 
 @dataclass
@@ -46,6 +56,26 @@ def cache_images(dataset: PortraitDataset, label: str) -> UInt8[Tensor, "images 
     cache[0] = torch.from_numpy(first)
     for i in track(range(1, len(dataset)), description=f"Caching {label} images", transient=True):
         cache[i] = torch.from_numpy(dataset.get_numpy_image(i))
+    return cache
+
+
+def cache_backdrops(tables: PortraitTables, rows: Tensor, label: str) -> UInt8[Tensor, "images height width 3"]:
+    """Each frame's torso image over the background plate, as uint8: what the head is rendered over in the head
+    stages (the anchors' ``bg_torso_img``)."""
+    plate = tables.background.numpy().astype(np.float32)
+    height, width = plate.shape[:2]
+    cache = torch.empty((len(rows), height, width, 3), dtype=torch.uint8)
+    for k in track(range(len(rows)), description=f"Caching {label} torso backdrops", transient=True):
+        path = tables.torso_paths[int(rows[k])]
+        rgba = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
+            raise DatasetError(path, "cannot be read as an RGBA image (torso layer)")
+        rgba = cv2.cvtColor(rgba, cv2.COLOR_BGRA2RGBA).astype(np.float32)
+        if rgba.shape[:2] != (height, width):
+            rgba = cv2.resize(rgba, (width, height), interpolation=cv2.INTER_AREA)
+        alpha = rgba[..., 3:] / 255.0
+        composite = rgba[..., :3] * alpha + plate * (1.0 - alpha)
+        cache[k] = torch.from_numpy(np.clip(np.round(composite), 0, 255).astype(np.uint8))
     return cache
 
 
@@ -81,11 +111,17 @@ class TalkingPortraitDataManager(DataManager):
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
         super().__init__()
 
+    @property
+    def tables(self) -> PortraitTables:
+        return self.train_dataset.metadata[PORTRAIT_METADATA_KEY]
+
     def setup_train(self) -> None:
         self.train_images = cache_images(self.train_dataset, "training")
+        self.train_rows = self.tables.splits["train"]
+        self.train_backdrops = cache_backdrops(self.tables, self.train_rows, "training")
         num, height, width = self.train_images.shape[:3]
         self.train_pixel_sampler: PortraitPixelSampler = self.config.pixel_sampler.setup(
-            num_images=num, height=height, width=width
+            num_images=num, height=height, width=width, face_rects=self.tables.rects["face"][self.train_rows]
         )
         self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
         megabytes = self.train_images.numel() / 2**20
@@ -93,6 +129,8 @@ class TalkingPortraitDataManager(DataManager):
 
     def setup_eval(self) -> None:
         self.eval_images = cache_images(self.eval_dataset, "evaluation")
+        self.eval_rows = self.tables.splits["val"]
+        self.eval_backdrops = cache_backdrops(self.tables, self.eval_rows, "evaluation")
         num, height, width = self.eval_images.shape[:3]
         self.eval_pixel_sampler: PortraitPixelSampler = PortraitPixelSamplerConfig(
             num_rays_per_batch=self.config.eval_num_rays_per_batch, seed=self.config.pixel_sampler.seed + 1
@@ -103,19 +141,35 @@ class TalkingPortraitDataManager(DataManager):
         )
         self._eval_generator = torch.Generator().manual_seed(self.config.pixel_sampler.seed + 2)
 
-    def _batch(self, images: Tensor, indices: Tensor) -> Dict[str, Tensor]:
-        colours = images[indices[:, 0], indices[:, 1], indices[:, 2]]
-        return {"image": colours.to(self.device, torch.float32) / 255.0, "indices": indices}
+    def _rays_and_batch(
+        self, generator: RayGenerator, images: Tensor, backdrops: Tensor, rows: Tensor, indices: Tensor
+    ) -> Tuple[RayBundle, Dict[str, Tensor]]:
+        """Rays with their frame row, pixel and backdrop colour; the batch with target colours and rows."""
+        ray_bundle = generator(indices.to(self.device))
+        image, y, x = indices[:, 0], indices[:, 1], indices[:, 2]
+        assert ray_bundle.metadata is not None
+        ray_bundle.metadata[PIXEL_KEY] = indices[:, 1:].to(self.device, torch.float32)
+        ray_bundle.metadata[BACKGROUND_KEY] = backdrops[image, y, x].to(self.device, torch.float32) / 255.0
+        batch = {
+            "image": images[image, y, x].to(self.device, torch.float32) / 255.0,
+            "indices": indices,
+            FRAME_INDEX_KEY: rows[image],
+        }
+        return ray_bundle, batch
 
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
         indices = self.train_pixel_sampler.sample(step)
-        return self.train_ray_generator(indices.to(self.device)), self._batch(self.train_images, indices)
+        return self._rays_and_batch(
+            self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices
+        )
 
     def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
         self.eval_count += 1
         indices = self.eval_pixel_sampler.sample(step)
-        return self.eval_ray_generator(indices.to(self.device)), self._batch(self.eval_images, indices)
+        return self._rays_and_batch(
+            self.eval_ray_generator, self.eval_images, self.eval_backdrops, self.eval_rows, indices
+        )
 
     def next_eval_image(self, step: int) -> Tuple[Cameras, Dict]:
         index = int(torch.randint(len(self.eval_dataset), (1,), generator=self._eval_generator))

@@ -14,6 +14,10 @@ PORTRAIT_METADATA_KEY = "portrait"
 """Key of the :class:`PortraitTables` in the dataparser outputs' (and so the model's) metadata."""
 FRAME_INDEX_KEY = "frame_idx"
 """Camera / ray-bundle metadata key holding each camera's row in the tables (``[N, 1]`` long)."""
+PIXEL_KEY = "pixel"
+"""Ray metadata: (row, column) of the ray's pixel in the training image (float)."""
+BACKGROUND_KEY = "background"
+"""Ray metadata: colour behind the head in the head stages (the frame's torso image over the background plate)."""
 RECT_NAMES = ("face", "lower_face", "eyes", "lips")
 
 

@@ -1,0 +1,82 @@
+"""RAD-NeRF's pseudo-3D deformable torso: a 2D field in image space, deformed by the head pose.
+
+One sample per pixel: a deformation MLP on the frequency-encoded pixel coordinate, the head pose and a
+per-frame latent predicts an offset; a 2D hash grid at the offset coordinate feeds an MLP for colour and alpha.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict
+
+import torch
+from jaxtyping import Float
+from nerfstudio.field_components.encodings import NeRFEncoding
+from nerfstudio.field_components.mlp import MLP
+from torch import Tensor, nn
+
+from rad_nerfstudio.field_components.backend import fast_implementation
+from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
+
+
+@dataclass
+class TorsoFieldConfig:
+    """Sizes of the torso field."""
+
+    grid: HashGridConfig = field(default_factory=HashGridConfig)
+    """2D hash grid over the (deformed) image plane."""
+    pixel_frequencies: int = 10
+    """Frequencies of the pixel coordinate's positional encoding for the deformation MLP."""
+    pose_dim: int = 12
+    """Flattened 3x4 head pose."""
+    latent_dim: int = 8
+    """Per-frame latent code of the deformation."""
+    deform_layers: int = 3
+    color_layers: int = 3
+    hidden_dim: int = 64
+
+
+class TorsoField(nn.Module):
+    """Colour and alpha of the torso at pixel coordinates in [-1, 1]^2 under a head pose."""
+
+    def __init__(self, config: TorsoFieldConfig, num_frames: int, pose_input_dim: int | None = None) -> None:
+        super().__init__()
+        self.config = config
+        self.pixel_encoding = NeRFEncoding(
+            in_dim=2,
+            num_frequencies=config.pixel_frequencies,
+            min_freq_exp=0,
+            max_freq_exp=config.pixel_frequencies - 1,
+            include_input=True,
+        )
+        self.latents = nn.Embedding(num_frames, config.latent_dim)
+        nn.init.zeros_(self.latents.weight)
+        pose_dim = pose_input_dim if pose_input_dim is not None else config.pose_dim
+        self.deform = MLP(
+            in_dim=self.pixel_encoding.get_out_dim() + pose_dim + config.latent_dim,
+            num_layers=config.deform_layers,
+            layer_width=config.hidden_dim,
+            out_dim=2,
+            implementation="torch",
+        )
+        last = [m for m in self.deform.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)  # start undeformed
+        nn.init.zeros_(last.bias)
+        self.grid = HashGrid(2, config.grid)
+        self.color = MLP(
+            in_dim=self.grid.output_dim + config.latent_dim,
+            num_layers=config.color_layers,
+            layer_width=config.hidden_dim,
+            out_dim=4,
+            implementation=fast_implementation(),
+        )
+
+    def forward(
+        self, pixels: Float[Tensor, "n 2"], pose: Float[Tensor, "n pose"], frame_idx: Tensor
+    ) -> Dict[str, Tensor]:
+        """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``."""
+        latent = self.latents(frame_idx.reshape(-1))
+        offset = self.deform(torch.cat([self.pixel_encoding(pixels), pose, latent], dim=-1)).float()
+        features = self.grid(((pixels + offset) + 1.0) / 2.0)
+        out = torch.sigmoid(self.color(torch.cat([features, latent], dim=-1)).float())
+        return {"rgb": out[:, :3], "alpha": out[:, 3:], "offset": offset}

@@ -1,0 +1,1 @@
+"""Model components: losses, stage schedule, volume compositing."""

@@ -1,0 +1,330 @@
+"""RAD-NeRF as a nerfstudio model: audio-conditioned head over a pseudo-3D torso over the background.
+
+Every ray carries ``metadata["frame_idx"]`` (its row in the per-frame tables, held here as buffers) and
+``metadata["pixel"]`` (row, column in the training image). Training runs in stages (head, then torso with
+the head frozen); each stage's losses follow RAD-NeRF.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Tuple, Type
+
+import cv2
+import numpy as np
+import torch
+from jaxtyping import Float, Int
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.cameras.rays import RayBundle
+from nerfstudio.data.scene_box import OrientedBox
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
+from nerfstudio.models.base_model import Model, ModelConfig
+from nerfstudio.utils import colormaps
+from torch import Tensor
+from torch.nn import Parameter
+from torchmetrics.functional import structural_similarity_index_measure
+
+from rad_nerfstudio.data.portrait_tables import (
+    BACKGROUND_KEY,
+    FRAME_INDEX_KEY,
+    PIXEL_KEY,
+    PORTRAIT_METADATA_KEY,
+    PortraitTables,
+)
+from rad_nerfstudio.field_components.audio_encoder import AudioEncoder
+from rad_nerfstudio.field_components.hash_grid import HashGrid
+from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
+from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
+from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
+from rad_nerfstudio.model_components.compositing import over, render_samples
+from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.stages import Stage, StageSchedule
+
+
+@dataclass
+class RadNerfModelConfig(ModelConfig):
+    """RAD-NeRF: decomposed audio-spatial head, pseudo-3D torso, max occupancy grid."""
+
+    _target: Type = field(default_factory=lambda: RadNerfModel)
+    head: RadHeadFieldConfig = field(default_factory=RadHeadFieldConfig)
+    """Head field sizes."""
+    torso: TorsoFieldConfig = field(default_factory=TorsoFieldConfig)
+    """Torso field sizes."""
+    occupancy: OccupancyGridConfig = field(default_factory=OccupancyGridConfig)
+    """Max occupancy grid and sampling."""
+    audio_code_dim: int = 64
+    """Audio code from AudioNet."""
+    audio_attention: bool = True
+    """Attend over the 8 neighbouring audio windows (AudioAttNet)."""
+    photometric_loss: PhotometricLoss = "mse"
+    """Photometric loss."""
+    loss_beta: float = 1.0
+    """SmoothL1 beta / Huber delta."""
+    entropy_loss_mult: float = 1e-4
+    """Entropy of the head's accumulated opacity (head stages)."""
+    ambient_loss_mult: float = 0.1
+    """L1 on the audio coordinate outside the face rectangle (head stages)."""
+    ambient_loss_ramp_steps: int = 2000
+    """Steps over which the ambient loss ramps up from 0."""
+    head_steps: int = 150000
+    """Steps of the head stage."""
+    lips_steps: int = 0
+    """Steps of the lips fine-tuning stage (patch LPIPS; not available yet, keep 0)."""
+    train_torso: bool = True
+    """Train the torso after the head stages."""
+    near_plane: float = 0.05
+    """Nearest sample distance (scene units)."""
+
+
+class RadNerfModel(Model):
+    """RAD-NeRF head + torso."""
+
+    config: RadNerfModelConfig
+    audio_windows: Tensor
+    audio_index: Tensor
+    eye: Tensor
+    head_poses: Tensor
+    face_rects: Tensor
+    background: Tensor
+    train_rows: Tensor
+    trained_steps: Tensor
+
+    def populate_modules(self) -> None:
+        super().populate_modules()
+        if self.config.lips_steps > 0:
+            raise ValueError("the lips stage (patch LPIPS) is not implemented yet: use --pipeline.model.lips-steps 0")
+        tables: PortraitTables = self.kwargs["metadata"][PORTRAIT_METADATA_KEY]
+        self.register_buffer("audio_windows", tables.audio_windows.float())
+        self.register_buffer("audio_index", tables.audio_index.long())
+        self.register_buffer("eye", tables.eye.float())
+        self.register_buffer("head_poses", tables.head_poses.reshape(tables.num_frames, 12).float())
+        self.register_buffer("face_rects", tables.rects["face"].long())
+        self.register_buffer("background", tables.background.clone())
+        self.register_buffer("train_rows", tables.splits["train"].long())
+        self.torso_paths = list(tables.torso_paths)
+        self.schedule = StageSchedule(self.config.head_steps, self.config.lips_steps, self.config.train_torso)
+        self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
+        self.head = RadHeadField(self.config.head, self.config.audio_code_dim, tables.num_frames)
+        self.torso = TorsoField(self.config.torso, tables.num_frames)
+        self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
+        self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
+        self.viewer_frame = int(tables.splits["train"][0])
+        self._occupancy_generator = torch.Generator().manual_seed(0)
+
+    # ----------------------------------------------------------------------------------------- training plumbing
+    @property
+    def step(self) -> int:
+        return int(self.trained_steps)
+
+    @step.setter
+    def step(self, value: int) -> None:
+        self.trained_steps.fill_(value)
+
+    @property
+    def stage(self) -> Stage:
+        return self.schedule.stage_at(self.step)
+
+    @property
+    def torso_trained(self) -> bool:
+        """Whether the torso field has been trained (else renders use each frame's torso image)."""
+        return self.config.train_torso and self.schedule.stage_at(self.step) == "torso"
+
+    def get_param_groups(self) -> Dict[str, List[Parameter]]:
+        """Hash grids and MLPs apart (different learning rates); the torso's own pair starts with its stage."""
+
+        def split(module: torch.nn.Module) -> Tuple[List[Parameter], List[Parameter]]:
+            grids = [p for m in module.modules() if isinstance(m, HashGrid) for p in m.parameters()]
+            ids = {id(p) for p in grids}
+            return grids, [p for p in module.parameters() if id(p) not in ids]
+
+        torso_grids, torso_mlps = split(self.torso)
+        torso_ids = {id(p) for p in self.torso.parameters()}
+        grids, mlps = split(self)
+        return {
+            "grids": [p for p in grids if id(p) not in torso_ids],
+            "mlps": [p for p in mlps if id(p) not in torso_ids],
+            "torso_grids": torso_grids,
+            "torso_mlps": torso_mlps,
+        }
+
+    def get_training_callbacks(
+        self, training_callback_attributes: TrainingCallbackAttributes
+    ) -> List[TrainingCallback]:
+        def set_step(step: int) -> None:
+            self.step = step
+
+        def update_occupancy(step: int) -> None:
+            if self.schedule.stage_at(step) != "torso" and step % self.config.occupancy.update_every == 0:
+                self.occupancy.update(self._density_under_random_condition, self._occupancy_generator)
+
+        where = [TrainingCallbackLocation.BEFORE_TRAIN_ITERATION]
+        return [TrainingCallback(where, set_step), TrainingCallback(where, update_occupancy)]
+
+    def _normalise(self, positions: Tensor) -> Tensor:
+        aabb = self.scene_box.aabb.to(positions.device)
+        return (positions - aabb[0]) / (aabb[1] - aabb[0])
+
+    @torch.no_grad()
+    def _density_under_random_condition(self, positions: Float[Tensor, "n 3"]) -> Float[Tensor, " n"]:
+        pick = torch.randint(len(self.train_rows), (1,), generator=self._occupancy_generator)
+        row = self.train_rows[pick.to(self.train_rows.device)]
+        code = self.audio_codes(row).expand(positions.shape[0], -1)
+        eye = self.eye[row][:, None].expand(positions.shape[0], 1)
+        return self.head.density(self._normalise(positions.to(self.device)), code, eye)
+
+    # ----------------------------------------------------------------------------------------------- rendering
+    def audio_context(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n 8 16 c"]:
+        """The 8 windows around each frame's audio, zeros beyond the track."""
+        offsets = torch.arange(8, device=rows.device) - 4
+        index = self.audio_index[rows][:, None] + offsets
+        valid = (index >= 0) & (index < self.audio_windows.shape[0])
+        return self.audio_windows[index.clamp(0, self.audio_windows.shape[0] - 1)] * valid[..., None, None]
+
+    def audio_codes(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n code"]:
+        """Audio code of each frame (computed once per distinct frame)."""
+        unique, inverse = rows.unique(return_inverse=True)
+        return self.audio_encoder(self.audio_context(unique))[inverse]
+
+    def _render_head(self, ray_bundle: RayBundle, rows: Tensor) -> Dict[str, Tensor]:
+        samples = self.occupancy.march(ray_bundle.origins, ray_bundle.directions, self.config.near_plane)
+        t_starts, t_ends, valid = samples.t_starts[..., 0], samples.t_ends[..., 0], samples.valid
+        ray_id, sample_id = valid.nonzero(as_tuple=True)
+        n_rays, k = valid.shape
+        density = torch.zeros(n_rays, k, device=valid.device)
+        rgb = torch.zeros(n_rays, k, 3, device=valid.device)
+        ambient = torch.zeros(n_rays, k, device=valid.device)
+        if ray_id.numel():
+            t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
+            positions = ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id]
+            sample_rows = rows[ray_id]
+            out = self.head(
+                self._normalise(positions),
+                ray_bundle.directions[ray_id],
+                self.audio_codes(rows)[ray_id],
+                self.eye[sample_rows][:, None],
+                sample_rows,
+            )
+            density = density.index_put((ray_id, sample_id), out["density"][:, 0])
+            rgb = rgb.index_put((ray_id, sample_id), out["rgb"])
+            ambient = ambient.index_put((ray_id, sample_id), out["ambient"].abs().sum(-1))
+        rendered = render_samples(density, rgb, t_starts, t_ends, valid)
+        rendered["ambient"] = (rendered.pop("weights") * ambient).sum(-1, keepdim=True)
+        return rendered
+
+    def _plate(self, pixels: Tensor) -> Tensor:
+        """Background plate colour at pixels (nearest)."""
+        h, w = self.background.shape[:2]
+        r = pixels[:, 0].round().long().clamp(0, h - 1)
+        c = pixels[:, 1].round().long().clamp(0, w - 1)
+        return self.background[r, c].float() / 255.0
+
+    def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:
+        metadata = ray_bundle.metadata or {}
+        rows = metadata[FRAME_INDEX_KEY][..., 0].long() if FRAME_INDEX_KEY in metadata else None
+        if rows is None:
+            rows = torch.full(ray_bundle.shape, self.viewer_frame, dtype=torch.long, device=self.device)
+        pixels = metadata[PIXEL_KEY].float()
+        stage = self.stage
+        with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
+            head = self._render_head(ray_bundle, rows)
+        plate = self._plate(pixels)
+        outputs: Dict[str, Tensor] = {
+            "accumulation": head["accumulation"],
+            "depth": head["depth"],
+            "ambient": head["ambient"],
+            "head_rgb": over(head["rgb"], head["accumulation"], plate),
+        }
+        use_torso = stage == "torso" if self.training else self.torso_trained
+        if use_torso:
+            h, w = self.background.shape[:2]
+            uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
+            torso = self.torso(uv, self.head_poses[rows], rows)
+            outputs["torso_rgb"] = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
+            outputs["torso_alpha"] = torso["alpha"]
+        if use_torso:
+            behind = outputs["torso_rgb"]
+        else:
+            behind = metadata[BACKGROUND_KEY] if BACKGROUND_KEY in metadata else plate
+            if not self.training:
+                outputs["torso_rgb"] = behind  # the frame's own torso layer until the torso is trained
+        outputs["rgb"] = over(head["rgb"], head["accumulation"], behind)
+        return outputs
+
+    def get_metrics_dict(self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        image = batch["image"].to(self.device)
+        return {
+            "psnr": -10.0 * torch.log10(torch.mean((outputs["rgb"] - image) ** 2)),
+            "stage_torso": torch.tensor(float(self.stage == "torso")),
+        }
+
+    def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
+        image = batch["image"].to(self.device)
+        losses = {
+            "rgb_loss": photometric_loss(self.config.photometric_loss, outputs["rgb"], image, self.config.loss_beta)
+        }
+        if self.stage != "torso":
+            losses["entropy_loss"] = self.config.entropy_loss_mult * entropy_loss(outputs["accumulation"])
+            indices = batch["indices"].to(self.device)
+            rows = self._rows_of_batch(batch)
+            rect = self.face_rects[rows]
+            y, x = indices[:, 1], indices[:, 2]
+            outside = (x < rect[:, 0]) | (x >= rect[:, 2]) | (y < rect[:, 1]) | (y >= rect[:, 3])
+            ramp = min(1.0, self.step / max(1, self.config.ambient_loss_ramp_steps))
+            losses["ambient_loss"] = (
+                self.config.ambient_loss_mult * ramp * masked_mean(outputs["ambient"][:, 0], outside)
+            )
+        return losses
+
+    def _rows_of_batch(self, batch: Dict[str, Tensor]) -> Tensor:
+        return batch[FRAME_INDEX_KEY].to(self.device).long()
+
+    # ------------------------------------------------------------------------------------------ whole images
+    def torso_backdrop(self, row: int, height: int, width: int) -> Float[Tensor, "h w 3"]:
+        """The frame's torso image over the background plate (what the head is rendered over in head stages)."""
+        image = cv2.imread(str(self.torso_paths[row]), cv2.IMREAD_UNCHANGED)
+        plate = self.background.cpu().numpy().astype(np.float32) / 255.0
+        rgba = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA).astype(np.float32) / 255.0
+        if rgba.shape[:2] != plate.shape[:2]:
+            rgba = cv2.resize(rgba, (plate.shape[1], plate.shape[0]), interpolation=cv2.INTER_AREA)
+        composite = rgba[..., :3] * rgba[..., 3:] + plate * (1.0 - rgba[..., 3:])
+        if composite.shape[:2] != (height, width):
+            composite = cv2.resize(composite, (width, height), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(composite).to(self.device)
+
+    def pixel_grid(self, height: int, width: int) -> Float[Tensor, "h w 2"]:
+        """Training-image (row, column) of every pixel of a ``height x width`` render."""
+        h, w = self.background.shape[:2]
+        rows = (torch.arange(height, device=self.device) + 0.5) * (h / height) - 0.5
+        cols = (torch.arange(width, device=self.device) + 0.5) * (w / width) - 0.5
+        return torch.stack(torch.meshgrid(rows, cols, indexing="ij"), dim=-1)
+
+    @torch.no_grad()
+    def get_outputs_for_camera(self, camera: Cameras, obb_box: OrientedBox | None = None) -> Dict[str, Tensor]:
+        rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
+        height, width = rays.shape
+        metadata = dict(rays.metadata or {})
+        if FRAME_INDEX_KEY not in metadata:
+            metadata[FRAME_INDEX_KEY] = torch.full((height, width, 1), self.viewer_frame, device=self.device)
+        row = int(metadata[FRAME_INDEX_KEY][0, 0, 0])
+        metadata[PIXEL_KEY] = self.pixel_grid(height, width)
+        if not self.torso_trained:
+            metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width)
+        rays.metadata = metadata
+        return self.get_outputs_for_camera_ray_bundle(rays)
+
+    def get_image_metrics_and_images(
+        self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
+    ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
+        image = batch["image"].to(self.device)[..., :3]
+        rgb = outputs["rgb"].clamp(0, 1)
+        mse = torch.mean((rgb - image) ** 2)
+        ssim = structural_similarity_index_measure(
+            rgb.permute(2, 0, 1)[None], image.permute(2, 0, 1)[None], data_range=1.0
+        )
+        metrics = {"psnr": float(-10 * torch.log10(mse)), "ssim": float(ssim)}  # type: ignore[arg-type]
+        images = {
+            "img": torch.cat([image, rgb], dim=1),
+            "accumulation": colormaps.apply_colormap(outputs["accumulation"]),
+            "depth": colormaps.apply_depth_colormap(outputs["depth"], accumulation=outputs["accumulation"]),
+        }
+        return metrics, images

@@ -1,0 +1,72 @@
+"""Compositing math, losses and the stage schedule."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from rad_nerfstudio.model_components.compositing import over, render_samples
+from rad_nerfstudio.model_components.losses import entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.stages import StageSchedule
+
+
+def _render(density_value: float):
+    k = 4
+    density = torch.full((2, k), density_value)
+    rgb = torch.tensor([1.0, 0.0, 0.0]).expand(2, k, 3)
+    t = torch.arange(k + 1, dtype=torch.float32) * 0.1
+    valid = torch.tensor([[True] * k, [False] * k])
+    return render_samples(density, rgb, t[:-1].expand(2, k), t[1:].expand(2, k), valid)
+
+
+def test_opaque_head_hides_what_is_behind_and_empty_space_shows_it():
+    torso = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]])
+    opaque = _render(1e4)
+    assert torch.allclose(opaque["accumulation"][0], torch.ones(1))
+    assert torch.allclose(over(opaque["rgb"], opaque["accumulation"], torso)[0], torch.tensor([1.0, 0.0, 0.0]))
+    assert torch.allclose(opaque["depth"][0], torch.tensor([0.05]), atol=1e-3), "the first sample takes it all"
+    empty = _render(0.0)
+    assert torch.all(empty["accumulation"] == 0)
+    assert torch.allclose(over(empty["rgb"], empty["accumulation"], torso), torso)
+    assert torch.all(opaque["accumulation"][1] == 0), "padding samples render nothing"
+
+
+def test_half_transparent_layers_mix():
+    front = torch.tensor([[0.5, 0.0, 0.0]])  # premultiplied red at alpha 0.5
+    assert torch.allclose(
+        over(front, torch.tensor([[0.5]]), torch.tensor([[0.0, 0.0, 1.0]])), torch.tensor([[0.5, 0.0, 0.5]])
+    )
+
+
+@pytest.mark.parametrize("beta", [0.05, 1.0])
+def test_each_photometric_loss_matches_its_formula(beta):
+    a, b = torch.rand(50, 3), torch.rand(50, 3)
+    d = (a - b).abs()
+    assert torch.allclose(photometric_loss("mse", a, b), (d**2).mean())
+    assert torch.allclose(photometric_loss("l1", a, b), d.mean())
+    smooth = torch.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta).mean()
+    assert torch.allclose(photometric_loss("smooth_l1", a, b, beta), smooth)
+    huber = torch.where(d < beta, 0.5 * d**2, beta * (d - 0.5 * beta)).mean()
+    assert torch.allclose(photometric_loss("huber", a, b, beta), huber)
+    assert torch.allclose(photometric_loss("smooth_l1", a, b, 1.0), 0.5 * F.mse_loss(a, b)), "beta 1 on [0,1]"
+    with pytest.raises(ValueError):
+        photometric_loss("l3", a, b)  # type: ignore[arg-type]
+
+
+def test_entropy_is_zero_for_decided_opacity_and_maximal_at_one_half():
+    assert entropy_loss(torch.tensor([[0.0], [1.0]])) < 1e-3
+    assert torch.isclose(entropy_loss(torch.tensor([[0.5]])), torch.log(torch.tensor(2.0)))
+
+
+def test_masked_mean():
+    values = torch.tensor([1.0, 2.0, 3.0])
+    assert masked_mean(values, torch.tensor([True, False, True])) == 2.0
+    assert masked_mean(values, torch.zeros(3, dtype=torch.bool)) == 0.0
+
+
+def test_stage_schedule():
+    schedule = StageSchedule(head_steps=10, lips_steps=5)
+    assert [schedule.stage_at(s) for s in (0, 9, 10, 14, 15, 99)] == ["head", "head", "lips", "lips", "torso", "torso"]
+    assert StageSchedule(10, 0).stage_at(10) == "torso"
+    assert StageSchedule(10, 0, train_torso=False).stage_at(50) == "head"

@@ -1,0 +1,37 @@
+"""The pseudo-3D torso field."""
+
+from __future__ import annotations
+
+import torch
+
+from rad_nerfstudio.field_components.hash_grid import HashGridConfig
+from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
+
+GRID = HashGridConfig(num_levels=4, features_per_level=2, log2_hashmap_size=10, base_resolution=4, finest_resolution=64)
+
+
+def test_outputs_ranges_and_gradients():
+    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=5)
+    pixels = torch.rand(50, 2) * 2 - 1
+    pose = torch.randn(50, 12)
+    out = field(pixels, pose, torch.arange(50) % 5)
+    assert out["rgb"].shape == (50, 3) and out["alpha"].shape == (50, 1)
+    assert torch.all((out["alpha"] >= 0) & (out["alpha"] <= 1))
+    assert torch.all(out["offset"] == 0), "the deformation starts at zero"
+    (out["rgb"].sum() + out["alpha"].sum()).backward()
+    assert field.grid.table.grad is not None and field.grid.table.grad.abs().sum() > 0
+    last = [m for m in field.deform.modules() if isinstance(m, torch.nn.Linear)][-1]
+    assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0, "the pose can learn to deform"
+
+
+def test_the_pose_moves_the_torso_once_deformation_is_learned():
+    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=2)
+    with torch.no_grad():
+        for module in field.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0, 0.3)
+        field.grid.table.normal_()
+    pixels = torch.rand(20, 2) * 2 - 1
+    a = field(pixels, torch.zeros(20, 12), torch.zeros(20).long())
+    b = field(pixels, torch.ones(20, 12), torch.zeros(20).long())
+    assert not torch.allclose(a["offset"], b["offset"]) and not torch.allclose(a["rgb"], b["rgb"])
