@@ -101,3 +101,31 @@ def test_face_focused_sampling_puts_its_share_of_rays_in_the_face_rect():
     )
     assert bool(inside[:600].all())
     assert 0.6 <= float(inside.float().mean()) < 0.65  # plus the few uniform rays that land in a face
+
+
+def test_backdrops_show_the_torso_layer_over_the_plate(manager, dataset):
+    tables = manager.train_dataset.metadata[PORTRAIT_METADATA_KEY]
+    k = 7
+    img_id = int(tables.img_ids[manager.train_rows[k]])
+    torso = read_rgb(dataset / "torso_imgs" / f"{img_id}.png")  # RGBA as stored, channels BGRA -> read as-is
+    import cv2
+
+    rgba = cv2.cvtColor(torso, cv2.COLOR_BGRA2RGBA)
+    backdrop = manager.train_backdrops[k].numpy()
+    plate = tables.background.numpy()
+    opaque, clear = rgba[..., 3] == 255, rgba[..., 3] == 0
+    assert opaque.any() and clear.any()
+    assert np.array_equal(backdrop[opaque], rgba[..., :3][opaque])
+    assert np.array_equal(backdrop[clear], plate[clear])
+
+
+def test_a_torso_image_without_alpha_is_refused(dataset):
+    import cv2
+
+    from rad_nerfstudio.data.backdrops import torso_backdrop
+    from rad_nerfstudio.errors import DatasetError
+
+    path = dataset / "torso_imgs" / "4.png"
+    cv2.imwrite(str(path), np.zeros((96, 96, 3), np.uint8))
+    with pytest.raises(DatasetError, match="RGBA"):
+        torso_backdrop(path, np.zeros((96, 96, 3), np.uint8))

@@ -27,3 +27,13 @@ def frame_windows(
     padded = F.pad(features, (0, 0, half, max(0, needed - features.shape[0])))
     index = centres[:, None] + torch.arange(WINDOW)[None, :]
     return padded[index]
+
+
+def neighbour_windows(
+    windows: Float[Tensor, "track 16 channels"], centres: Tensor, neighbours: int = 8
+) -> Float[Tensor, "n neighbours 16 channels"]:
+    """The ``neighbours`` windows ``[c - n/2, c + n/2)`` around each centre index, zeros beyond the track."""
+    offsets = torch.arange(neighbours, device=centres.device) - neighbours // 2
+    index = centres[:, None] + offsets[None]
+    valid = (index >= 0) & (index < windows.shape[0])
+    return windows[index.clamp(0, windows.shape[0] - 1)] * valid[..., None, None]

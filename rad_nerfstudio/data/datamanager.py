@@ -7,8 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Literal, Tuple, Type, Union
 
-import cv2
-import numpy as np
 import torch
 from jaxtyping import UInt8
 from nerfstudio.cameras.cameras import Cameras
@@ -21,6 +19,7 @@ from rich.progress import track
 from torch import Tensor
 from torch.nn import Parameter
 
+from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.data.portrait_tables import (
@@ -33,7 +32,6 @@ from rad_nerfstudio.data.portrait_tables import (
 from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
     TalkingPortraitDataParserConfig,
 )
-from rad_nerfstudio.errors import DatasetError
 
 
 @dataclass
@@ -60,22 +58,11 @@ def cache_images(dataset: PortraitDataset, label: str) -> UInt8[Tensor, "images 
 
 
 def cache_backdrops(tables: PortraitTables, rows: Tensor, label: str) -> UInt8[Tensor, "images height width 3"]:
-    """Each frame's torso image over the background plate, as uint8: what the head is rendered over in the head
-    stages (the anchors' ``bg_torso_img``)."""
-    plate = tables.background.numpy().astype(np.float32)
-    height, width = plate.shape[:2]
-    cache = torch.empty((len(rows), height, width, 3), dtype=torch.uint8)
+    """Each frame's torso backdrop (see :mod:`rad_nerfstudio.data.backdrops`) as uint8."""
+    plate = tables.background.numpy()
+    cache = torch.empty((len(rows), *plate.shape), dtype=torch.uint8)
     for k in track(range(len(rows)), description=f"Caching {label} torso backdrops", transient=True):
-        path = tables.torso_paths[int(rows[k])]
-        rgba = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-        if rgba is None or rgba.ndim != 3 or rgba.shape[2] != 4:
-            raise DatasetError(path, "cannot be read as an RGBA image (torso layer)")
-        rgba = cv2.cvtColor(rgba, cv2.COLOR_BGRA2RGBA).astype(np.float32)
-        if rgba.shape[:2] != (height, width):
-            rgba = cv2.resize(rgba, (width, height), interpolation=cv2.INTER_AREA)
-        alpha = rgba[..., 3:] / 255.0
-        composite = rgba[..., :3] * alpha + plate * (1.0 - alpha)
-        cache[k] = torch.from_numpy(np.clip(np.round(composite), 0, 255).astype(np.uint8))
+        cache[k] = torch.from_numpy(torso_backdrop(tables.torso_paths[int(rows[k])], plate))
     return cache
 
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List
 
-import torch
 from jaxtyping import Float, Int, UInt8
 from torch import Tensor
+
+from rad_nerfstudio.audio.windows import neighbour_windows
 
 PORTRAIT_METADATA_KEY = "portrait"
 """Key of the :class:`PortraitTables` in the dataparser outputs' (and so the model's) metadata."""
@@ -55,9 +56,4 @@ class PortraitTables:
 
     def audio_context(self, rows: Int[Tensor, " n"], neighbours: int = 8) -> Float[Tensor, "n neighbours 16 dim"]:
         """The ``neighbours`` windows around each frame's audio (``[i - 4, i + 4)``), zeros beyond the track."""
-        centre = self.audio_index[rows]
-        offsets = torch.arange(neighbours, device=centre.device) - neighbours // 2
-        index = centre[:, None] + offsets[None]
-        valid = (index >= 0) & (index < self.audio_windows.shape[0])
-        windows = self.audio_windows[index.clamp(0, self.audio_windows.shape[0] - 1)]
-        return windows * valid[..., None, None]
+        return neighbour_windows(self.audio_windows, self.audio_index[rows], neighbours)

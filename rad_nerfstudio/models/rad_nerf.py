@@ -24,6 +24,8 @@ from torch import Tensor
 from torch.nn import Parameter
 from torchmetrics.functional.image import structural_similarity_index_measure
 
+from rad_nerfstudio.audio.windows import neighbour_windows
+from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
@@ -175,10 +177,7 @@ class RadNerfModel(Model):
     # ----------------------------------------------------------------------------------------------- rendering
     def audio_context(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n 8 16 c"]:
         """The 8 windows around each frame's audio, zeros beyond the track."""
-        offsets = torch.arange(8, device=rows.device) - 4
-        index = self.audio_index[rows][:, None] + offsets
-        valid = (index >= 0) & (index < self.audio_windows.shape[0])
-        return self.audio_windows[index.clamp(0, self.audio_windows.shape[0] - 1)] * valid[..., None, None]
+        return neighbour_windows(self.audio_windows, self.audio_index[rows])
 
     def audio_codes(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n code"]:
         """Audio code of each frame (computed once per distinct frame)."""
@@ -281,15 +280,10 @@ class RadNerfModel(Model):
     # ------------------------------------------------------------------------------------------ whole images
     def torso_backdrop(self, row: int, height: int, width: int) -> Float[Tensor, "h w 3"]:
         """The frame's torso image over the background plate (what the head is rendered over in head stages)."""
-        image = cv2.imread(str(self.torso_paths[row]), cv2.IMREAD_UNCHANGED)
-        plate = self.background.cpu().numpy().astype(np.float32) / 255.0
-        rgba = cv2.cvtColor(image, cv2.COLOR_BGRA2RGBA).astype(np.float32) / 255.0
-        if rgba.shape[:2] != plate.shape[:2]:
-            rgba = cv2.resize(rgba, (plate.shape[1], plate.shape[0]), interpolation=cv2.INTER_AREA)
-        composite = rgba[..., :3] * rgba[..., 3:] + plate * (1.0 - rgba[..., 3:])
-        if composite.shape[:2] != (height, width):
-            composite = cv2.resize(composite, (width, height), interpolation=cv2.INTER_AREA)
-        return torch.from_numpy(composite).to(self.device)
+        backdrop = torso_backdrop(self.torso_paths[row], self.background.cpu().numpy())
+        if backdrop.shape[:2] != (height, width):
+            backdrop = cv2.resize(backdrop, (width, height), interpolation=cv2.INTER_AREA)
+        return torch.from_numpy(backdrop.astype(np.float32) / 255.0).to(self.device)
 
     def pixel_grid(self, height: int, width: int) -> Float[Tensor, "h w 2"]:
         """Training-image (row, column) of every pixel of a ``height x width`` render."""
