@@ -1,0 +1,131 @@
+"""Side-by-side CPU speed: ms per training step and ms per rendered frame of rad-nerf (small and paper sizes)
+against nerfacto with nerfstudio's torch implementation, at the same rays per batch and resolution, in one run.
+
+    python benchmarks/train_render_speed.py [--data DIR] [--rays 1024] [--steps 20] [--output results.json]
+
+Without ``--data`` a 160 px, 4 s ``rad-sample`` dataset is generated first. All models read the same batches from
+the talking-portrait data manager. nerfacto builds torchmetrics' LPIPS (an AlexNet download) when it is created;
+LPIPS takes no part in training steps or rendering, so an inert stand-in replaces it here to run offline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+
+class _InertLpips(torch.nn.Module):
+    """Stands in for torchmetrics' LPIPS in nerfacto (only used by its image metrics, not timed here)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__()
+
+
+def _model_configs() -> dict:
+    import torchmetrics.image.lpip
+    from nerfstudio.models.nerfacto import NerfactoModelConfig
+
+    from rad_nerfstudio.method_configs import rad_nerf, rad_nerf_small
+
+    torchmetrics.image.lpip.LearnedPerceptualImagePatchSimilarity = _InertLpips  # type: ignore[misc]
+    return {
+        "nerfacto (torch)": NerfactoModelConfig(implementation="torch"),
+        "rad-nerf-small": rad_nerf_small.config.pipeline.model,
+        "rad-nerf (paper sizes)": rad_nerf.config.pipeline.model,
+    }
+
+
+def _time_model(name, config, manager, steps: int, warmup: int) -> dict:
+    from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+
+    torch.manual_seed(0)
+    model = config.setup(
+        scene_box=manager.train_dataset.scene_box,
+        num_train_data=len(manager.train_dataset),
+        metadata=manager.train_dataset.metadata,
+        device="cpu",
+    )
+    model.train()
+    for callback in model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
+        callback.run_callback_at_location(0, callback.where_to_run[0])  # e.g. rad-nerf's first occupancy update
+    parameters = [p for group in model.get_param_groups().values() for p in group]
+    optimizer = torch.optim.Adam(parameters, lr=1e-3)
+    durations = []
+    for step in range(warmup + steps):
+        start = time.perf_counter()
+        ray_bundle, batch = manager.next_train(step)
+        outputs = model(ray_bundle)
+        loss = sum(model.get_loss_dict(outputs, batch, model.get_metrics_dict(outputs, batch)).values())
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if step >= warmup:
+            durations.append(time.perf_counter() - start)
+    model.eval()
+    camera = manager.eval_dataset.cameras[0:1]
+    renders = []
+    for _ in range(2):
+        start = time.perf_counter()
+        model.get_outputs_for_camera(camera)
+        renders.append(time.perf_counter() - start)
+    parameters_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
+    return {
+        "model": name,
+        "ms_per_step": 1000 * sum(durations) / len(durations),
+        "ms_per_frame": 1000 * min(renders),
+        "parameters_mib": round(parameters_mb, 1),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--rays", type=int, default=1024)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--warmup", type=int, default=3)
+    parser.add_argument("--output", type=Path, default=Path("benchmarks/results/train_render_speed.json"))
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+    from rad_nerfstudio.io.atomic import write_text_atomic
+
+    with tempfile.TemporaryDirectory() as tmp:
+        data = args.data
+        if data is None:
+            from rad_nerfstudio.sample.generate import generate_sample
+
+            data = generate_sample(Path(tmp) / "sample", seconds=4.0, size=160, speech="formant").output_dir
+        config = TalkingPortraitDataManagerConfig(data=data)
+        config.pixel_sampler.num_rays_per_batch = args.rays
+        manager = config.setup(device="cpu")
+        height, width = manager.train_images.shape[1:3]
+        rows = [_time_model(n, c, manager, args.steps, args.warmup) for n, c in _model_configs().items()]
+    peer = rows[0]
+    for row in rows:
+        row["step_ratio_to_nerfacto"] = round(row["ms_per_step"] / peer["ms_per_step"], 3)
+        row["frame_ratio_to_nerfacto"] = round(row["ms_per_frame"] / peer["ms_per_frame"], 3)
+        row["ms_per_step"], row["ms_per_frame"] = round(row["ms_per_step"], 1), round(row["ms_per_frame"], 1)
+    result = {
+        "rays_per_batch": args.rays,
+        "resolution": f"{width}x{height}",
+        "threads": torch.get_num_threads(),
+        "rows": rows,
+    }
+    write_text_atomic(args.output, json.dumps(result, indent=2))
+    print(f"{args.rays} rays per step, frames of {width}x{height}, {torch.get_num_threads()} threads")
+    print(f"{'model':<24}{'ms/step':>10}{'x nerfacto':>12}{'ms/frame':>10}{'x nerfacto':>12}{'MiB':>8}")
+    for row in rows:
+        print(
+            f"{row['model']:<24}{row['ms_per_step']:>10}{row['step_ratio_to_nerfacto']:>12}"
+            f"{row['ms_per_frame']:>10}{row['frame_ratio_to_nerfacto']:>12}{row['parameters_mib']:>8}"
+        )
+    print(f"written to {args.output}")
+
+
+if __name__ == "__main__":
+    main()
