@@ -70,3 +70,22 @@ def test_stage_schedule():
     assert [schedule.stage_at(s) for s in (0, 9, 10, 14, 15, 99)] == ["head", "head", "lips", "lips", "torso", "torso"]
     assert StageSchedule(10, 0).stage_at(10) == "torso"
     assert StageSchedule(10, 0, train_torso=False).stage_at(50) == "head"
+
+
+def test_parameter_ema_averages_swaps_in_and_restores():
+    from rad_nerfstudio.model_components.ema import ParameterEMA
+
+    module = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        module.weight.fill_(1.0)
+    ema = ParameterEMA(module, decay=0.9)
+    with torch.no_grad():
+        module.weight.fill_(2.0)
+    ema.update()
+    assert torch.allclose(ema.shadow_0, torch.full((1, 2), 1.1))  # 0.9 * 1 + 0.1 * 2
+    with ema.averaged():
+        assert torch.allclose(module.weight, torch.full((1, 2), 1.1))
+    assert torch.all(module.weight == 2.0), "live weights are back"
+    assert "shadow_0" in ema.state_dict() and len(list(ema.parameters())) == 0
+    with pytest.raises(ValueError):
+        ParameterEMA(module, decay=1.0)

@@ -39,6 +39,7 @@ from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, Occupanc
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
 from rad_nerfstudio.model_components.compositing import over, render_samples
+from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_loss
 from rad_nerfstudio.model_components.stages import Stage, StageSchedule
 
@@ -76,6 +77,8 @@ class RadNerfModelConfig(ModelConfig):
     """Train the torso after the head stages."""
     near_plane: float = 0.05
     """Nearest sample distance (scene units)."""
+    ema_decay: float = 0.95
+    """Decay of the exponential moving average of the weights used for rendering (0: render the live weights)."""
 
 
 class RadNerfModel(Model):
@@ -110,6 +113,7 @@ class RadNerfModel(Model):
         self.torso = TorsoField(self.config.torso, tables.num_frames)
         self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
+        self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
         self.viewer_frame = int(tables.splits["train"][0])
         self._occupancy_generator = torch.Generator().manual_seed(0)
 
@@ -159,8 +163,16 @@ class RadNerfModel(Model):
             if self.schedule.stage_at(step) != "torso" and step % self.config.occupancy.update_every == 0:
                 self.occupancy.update(self._density_under_random_condition, self._occupancy_generator)
 
+        def update_ema(step: int) -> None:
+            if self.ema is not None:
+                self.ema.update()
+
         where = [TrainingCallbackLocation.BEFORE_TRAIN_ITERATION]
-        return [TrainingCallback(where, set_step), TrainingCallback(where, update_occupancy)]
+        return [
+            TrainingCallback(where, set_step),
+            TrainingCallback(where, update_occupancy),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_ema),
+        ]
 
     def _normalise(self, positions: Tensor) -> Tensor:
         aabb = self.scene_box.aabb.to(positions.device)
@@ -304,7 +316,10 @@ class RadNerfModel(Model):
         if not self.torso_trained:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width)
         rays.metadata = metadata
-        return self.get_outputs_for_camera_ray_bundle(rays)
+        if self.ema is None:
+            return self.get_outputs_for_camera_ray_bundle(rays)
+        with self.ema.averaged():
+            return self.get_outputs_for_camera_ray_bundle(rays)
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]
