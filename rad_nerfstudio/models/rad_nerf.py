@@ -133,7 +133,7 @@ class RadNerfModel(Model):
     @property
     def torso_trained(self) -> bool:
         """Whether the torso field has been trained (else renders use each frame's torso image)."""
-        return self.config.train_torso and self.schedule.stage_at(self.step) == "torso"
+        return self.stage == "torso"
 
     def get_param_groups(self) -> Dict[str, List[Parameter]]:
         """Hash grids and MLPs apart (different learning rates); the torso's own pair starts with its stage."""
@@ -231,8 +231,9 @@ class RadNerfModel(Model):
 
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:
         metadata = ray_bundle.metadata or {}
-        rows = metadata[FRAME_INDEX_KEY][..., 0].long() if FRAME_INDEX_KEY in metadata else None
-        if rows is None:
+        if FRAME_INDEX_KEY in metadata:
+            rows = metadata[FRAME_INDEX_KEY][..., 0].long()
+        else:
             rows = torch.full(ray_bundle.shape, self.viewer_frame, dtype=torch.long, device=self.device)
         pixels = metadata[PIXEL_KEY].float()
         stage = self.stage
@@ -245,15 +246,13 @@ class RadNerfModel(Model):
             "ambient": head["ambient"],
             "head_rgb": over(head["rgb"], head["accumulation"], plate),
         }
-        use_torso = stage == "torso" if self.training else self.torso_trained
-        if use_torso:
+        if stage == "torso":
             h, w = self.background.shape[:2]
             uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
             torso = self.torso(uv, self.head_poses[rows], rows)
-            outputs["torso_rgb"] = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
+            behind = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
+            outputs["torso_rgb"] = behind
             outputs["torso_alpha"] = torso["alpha"]
-        if use_torso:
-            behind = outputs["torso_rgb"]
         else:
             behind = metadata[BACKGROUND_KEY] if BACKGROUND_KEY in metadata else plate
             if not self.training:
