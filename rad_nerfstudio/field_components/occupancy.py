@@ -56,7 +56,7 @@ class MaxOccupancyGrid(nn.Module):
         self.config = config
         self.register_buffer("aabb", aabb.clone().float())
         cells = config.resolution**3
-        self.register_buffer("density", torch.full((cells,), float("inf")))  # all occupied until the first update
+        self.register_buffer("density", torch.zeros(cells))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
 
     def cell_centres(self, cells: Int[Tensor, " n"], jitter: torch.Generator | None = None) -> Float[Tensor, "n 3"]:
@@ -86,16 +86,15 @@ class MaxOccupancyGrid(nn.Module):
             count = max(1, int(total * self.config.update_fraction))
             cells = torch.randperm(total, generator=generator)[:count].to(self.density.device)
         new = torch.cat([density_fn(chunk) for chunk in self.cell_centres(cells, generator).split(2**18)])
-        if first:
-            self.density.copy_(torch.zeros_like(self.density))
         self.density.mul_(self.config.decay)
         self.density[cells] = torch.maximum(self.density[cells], new.float())
         self.updates += 1
 
     @property
     def occupied(self) -> Bool[Tensor, " cells"]:
-        threshold = min(self.config.density_threshold, float(self.density[torch.isfinite(self.density)].mean()))
-        return self.density > threshold if torch.isfinite(self.density).all() else torch.ones_like(self.density).bool()
+        if int(self.updates) == 0:  # never evaluated yet: everything may be occupied
+            return torch.ones_like(self.density, dtype=torch.bool)
+        return self.density > min(self.config.density_threshold, float(self.density.mean()))
 
     def occupancy_ratio(self) -> float:
         return float(self.occupied.float().mean())
