@@ -134,7 +134,9 @@ def test_background_can_be_an_image_of_another_size(dataset, tmp_path):
 
 def test_audio_context_gathers_eight_neighbouring_windows_with_zeros_beyond_the_track(dataset):
     tables = _parse(dataset)[0].metadata[PORTRAIT_METADATA_KEY]
-    context = tables.audio_context(torch.tensor([0, 50, 99]))
+    from rad_nerfstudio.audio.windows import neighbour_windows
+
+    context = neighbour_windows(tables.audio_windows, tables.audio_index[torch.tensor([0, 50, 99])])
     assert context.shape == (3, 8, 16, tables.audio_dim)
     assert torch.equal(context[0, :4], torch.zeros_like(context[0, :4]))  # frames -4..-1
     assert torch.equal(context[0, 4], tables.audio_windows[0])

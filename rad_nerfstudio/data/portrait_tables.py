@@ -9,8 +9,6 @@ from typing import Dict, List
 from jaxtyping import Float, Int, UInt8
 from torch import Tensor
 
-from rad_nerfstudio.audio.windows import neighbour_windows
-
 PORTRAIT_METADATA_KEY = "portrait"
 """Key of the :class:`PortraitTables` in the dataparser outputs' (and so the model's) metadata."""
 FRAME_INDEX_KEY = "frame_idx"
@@ -53,7 +51,3 @@ class PortraitTables:
     @property
     def num_frames(self) -> int:
         return int(self.img_ids.shape[0])
-
-    def audio_context(self, rows: Int[Tensor, " n"], neighbours: int = 8) -> Float[Tensor, "n neighbours 16 dim"]:
-        """The ``neighbours`` windows around each frame's audio (``[i - 4, i + 4)``), zeros beyond the track."""
-        return neighbour_windows(self.audio_windows, self.audio_index[rows], neighbours)
