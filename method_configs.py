@@ -87,7 +87,10 @@ SMALL_GRID = HashGridConfig(
 
 rad_nerf = MethodSpecification(
     config=rad_nerf_config(
-        "rad-nerf", RadNerfModelConfig(head_steps=150000), PortraitPixelSamplerConfig(num_rays_per_batch=16384), 2000
+        "rad-nerf",
+        RadNerfModelConfig(head_steps=150000, lips_steps=50000),
+        PortraitPixelSamplerConfig(num_rays_per_batch=16384),
+        2000,
     ),
     description="RAD-NeRF talking portrait: audio-spatial head, pseudo-3D torso (paper sizes; GPU)",
 )
@@ -99,7 +102,8 @@ rad_nerf_small = MethodSpecification(
             head=RadHeadFieldConfig(spatial_grid=SMALL_GRID, audio_grid=SMALL_GRID),
             torso=TorsoFieldConfig(grid=SMALL_GRID),
             occupancy=OccupancyGridConfig(resolution=64, candidates=96, update_fraction=0.25),
-            head_steps=3000,
+            head_steps=2500,
+            lips_steps=500,
             ambient_loss_ramp_steps=1000,
             eval_num_rays_per_chunk=1 << 13,
         ),

@@ -35,7 +35,7 @@ class TalkingPortraitDataParserConfig(DataParserConfig):
     frame_range: Tuple[int, int] | None = None
     """Keep only frames with START <= img_id < END."""
     background: str = "dataset"
-    """Background behind the portrait: dataset (bc.jpg), white, black, or an image path."""
+    """Background behind the portrait: dataset (bc.jpg), white, black, green, grey, #rrggbb, r,g,b or an image path."""
     scene_scale: float = 4.0
     """Metres to scene units: the head (about 0.2 m) then sits well inside the unit scene box."""
     scene_bound: float = 1.0

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,6 +28,35 @@ def sample_dir(sample: SampleSummary) -> Path:
 @pytest.fixture
 def dataset(sample_dir: Path, tmp_path: Path) -> Path:
     """A private copy of the sample (tests may add feature files or break it on purpose)."""
-    import shutil
-
     return Path(shutil.copytree(sample_dir, tmp_path / "dataset"))
+
+
+@pytest.fixture(scope="session")
+def trained_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """config.yml of a 4-step rad-nerf-small run (2 head steps, 2 torso steps) on ``root/portrait``, a copy of
+    the sample; the config is ``root/outputs/portrait/rad-nerf-small/t/config.yml``."""
+    root = tmp_path_factory.mktemp("render_run")
+    data = Path(shutil.copytree(sample_dir, root / "portrait"))
+    command = [
+        str(Path(sys.executable).parent / "ns-train"),
+        "rad-nerf-small",
+        "--data",
+        str(data),
+        "--vis",
+        "tensorboard",
+        "--output-dir",
+        str(root / "outputs"),
+        "--timestamp",
+        "t",
+        "--max-num-iterations",
+        "4",
+        "--pipeline.model.head-steps",
+        "2",
+        "--pipeline.model.lips-steps",
+        "0",
+        "--pipeline.datamanager.pixel-sampler.num-rays-per-batch",
+        "128",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=400)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return root / "outputs" / "portrait" / "rad-nerf-small" / "t" / "config.yml"

@@ -7,8 +7,9 @@ import pytest
 import torch
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.lips_patches import lips_patch_indices
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig, UniformPixelSampler
-from rad_nerfstudio.data.portrait_tables import PORTRAIT_METADATA_KEY
+from rad_nerfstudio.data.portrait_tables import LIPS_PATCH_KEY, PORTRAIT_METADATA_KEY
 from tests.helpers import read_rgb
 
 
@@ -129,3 +130,32 @@ def test_a_torso_image_without_alpha_is_refused(dataset):
     cv2.imwrite(str(path), np.zeros((96, 96, 3), np.uint8))
     with pytest.raises(DatasetError, match="RGBA"):
         torso_backdrop(path, np.zeros((96, 96, 3), np.uint8))
+
+
+def test_lips_patches_span_the_lips_rect_row_major():
+    generator = torch.Generator().manual_seed(0)
+    rect = torch.tensor([10, 20, 74, 84])  # 64 px square, patches of 32: every other pixel
+    indices = lips_patch_indices(5, rect, 32, generator).reshape(32, 32, 3)
+    assert (indices[..., 0] == 5).all()
+    rows, cols = indices[:, 0, 1], indices[0, :, 2]
+    assert (indices[..., 1] == rows[:, None]).all() and (indices[..., 2] == cols[None]).all()
+    assert rows.min() >= 20 and rows.max() <= 83 and cols.min() >= 10 and cols.max() <= 73
+    assert set(torch.diff(rows).tolist()) <= {1, 2, 3} and rows[-1] - rows[0] >= 61, "spread over the rect"
+    exact = lips_patch_indices(0, torch.tensor([3, 4, 35, 36]), 32, generator).reshape(32, 32, 3)
+    assert torch.equal(exact[:, 0, 1], torch.arange(4, 36)) and torch.equal(exact[0, :, 2], torch.arange(3, 35))
+
+
+def test_the_lips_stage_serves_a_lips_patch_every_other_batch(manager):
+    tables = manager.train_dataset.metadata[PORTRAIT_METADATA_KEY]
+    _, batch = manager.next_train(0)
+    assert LIPS_PATCH_KEY not in batch, "no patches outside the lips stage"
+    manager.lips_stage = True
+    ray_bundle, batch = manager.next_train(2)
+    assert int(batch[LIPS_PATCH_KEY]) == 32 and batch["image"].shape == (32 * 32, 3)
+    rows = ray_bundle.metadata["frame_idx"][:, 0]
+    assert (rows == rows[0]).all(), "one frame per patch"
+    x0, y0, x1, y1 = tables.rects["lips"][rows[0]].tolist()
+    y, x = batch["indices"][:, 1], batch["indices"][:, 2]
+    assert ((y >= y0) & (y < y1) & (x >= x0) & (x < x1)).all()
+    _, batch = manager.next_train(3)
+    assert LIPS_PATCH_KEY not in batch and batch["image"].shape[0] == manager.get_train_rays_per_batch()

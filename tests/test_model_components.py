@@ -1,6 +1,8 @@
-"""Compositing math, losses and the stage schedule."""
+"""Compositing math, losses, LPIPS, the stage schedule and the EMA."""
 
 from __future__ import annotations
+
+from urllib.error import URLError
 
 import pytest
 import torch
@@ -8,6 +10,7 @@ import torch.nn.functional as F
 
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.losses import entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.lpips_net import Lpips, LpipsUnavailableError
 from rad_nerfstudio.model_components.stages import StageSchedule
 
 
@@ -89,3 +92,28 @@ def test_parameter_ema_averages_swaps_in_and_restores():
     assert "shadow_0" in ema.state_dict() and len(list(ema.parameters())) == 0
     with pytest.raises(ValueError):
         ParameterEMA(module, decay=1.0)
+
+
+def test_lpips_is_zero_for_equal_images_positive_otherwise_and_differentiable():
+    lpips = Lpips(pretrained=False)
+    target = torch.rand(2, 32, 32, 3, generator=torch.Generator().manual_seed(0))
+    prediction = (target + 0.2 * torch.randn_like(target)).clamp(0, 1).requires_grad_(True)
+    assert torch.allclose(lpips(target, target), torch.zeros(2), atol=1e-6)
+    distance = lpips(prediction, target)
+    assert distance.shape == (2,) and (distance > 0).all()
+    distance.sum().backward()
+    assert prediction.grad is not None and prediction.grad.abs().sum() > 0
+
+
+def test_lpips_without_its_weights_says_what_to_download_and_where(monkeypatch, tmp_path):
+    import torchvision.models._api
+
+    def offline(*args, **kwargs):
+        raise URLError("no route to host")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))  # nothing cached
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    with pytest.raises(
+        LpipsUnavailableError, match=f"alexnet-owt-7be5be79.pth.*{tmp_path}/hub/checkpoints.*no route to host"
+    ):
+        Lpips(pretrained=True)

@@ -7,11 +7,14 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+from nerfstudio.viewer.utils import parse_object
+from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
@@ -19,6 +22,7 @@ from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
+from rad_nerfstudio.render.controls import RenderControls
 
 GRID = HashGridConfig(num_levels=4, features_per_level=2, log2_hashmap_size=10, base_resolution=8, finest_resolution=64)
 
@@ -33,6 +37,8 @@ def parts(dataset):
         torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
         occupancy=OccupancyGridConfig(resolution=16, candidates=48),
         head_steps=10,
+        lips_steps=2,
+        lpips_pretrained=False,
     ).setup(
         scene_box=manager.train_dataset.scene_box,
         num_train_data=len(manager.train_dataset),
@@ -41,8 +47,14 @@ def parts(dataset):
     return manager, model
 
 
+def _callbacks(manager, model):
+    pipeline = SimpleNamespace(datamanager=manager)
+    return model.get_training_callbacks(TrainingCallbackAttributes(None, None, pipeline, None))  # type: ignore
+
+
 def _step(manager, model, step):
-    model.step = step
+    for callback in _callbacks(manager, model)[:1]:  # set_step: the stage, and the data manager's lips flag
+        callback.run_callback_at_location(step, callback.where_to_run[0])
     ray_bundle, batch = manager.next_train(step)
     outputs = model(ray_bundle)
     losses = model.get_loss_dict(outputs, batch, model.get_metrics_dict(outputs, batch))
@@ -63,9 +75,25 @@ def test_head_stage_outputs_losses_and_gradients(parts):
     assert model.torso.grid.table.grad is None, "the torso waits for its stage"
 
 
-def test_torso_stage_freezes_the_head_and_trains_the_torso(parts):
+def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(parts):
     manager, model = parts
     outputs, losses = _step(manager, model, 10)
+    assert model.stage == "lips" and manager.lips_stage
+    assert outputs["rgb"].shape == (32 * 32, 3)
+    assert set(losses) == {"rgb_loss", "entropy_loss", "ambient_loss", "lips_lpips_loss"}
+    assert torch.isfinite(losses["lips_lpips_loss"]) and losses["lips_lpips_loss"] > 0
+    assert model.head.spatial.table.grad is not None and model.head.spatial.table.grad.abs().sum() > 0
+    assert not any("lpips" in name for name in model.state_dict()), "LPIPS is neither saved nor trained"
+    assert sum(len(g) for g in model.get_param_groups().values()) == len(list(model.parameters()))
+    outputs, losses = _step(manager, model, 11)
+    assert outputs["rgb"].shape == (256, 3) and "lips_lpips_loss" not in losses
+    _step(manager, model, 12)
+    assert model.stage == "torso" and not manager.lips_stage
+
+
+def test_torso_stage_freezes_the_head_and_trains_the_torso(parts):
+    manager, model = parts
+    outputs, losses = _step(manager, model, 12)
     assert model.stage == "torso" and set(losses) == {"rgb_loss"}
     assert outputs["torso_alpha"].shape == (256, 1)
     assert model.torso.grid.table.grad is not None and model.torso.grid.table.grad.abs().sum() > 0
@@ -86,17 +114,17 @@ def test_param_groups_split_grids_from_mlps_and_the_torso_from_the_head(parts):
 
 def test_the_trained_step_and_so_the_stage_is_saved_with_the_model(parts):
     _, model = parts
-    model.step = 12
+    model.step = 14
     state = {key: value.clone() for key, value in model.state_dict().items()}
-    assert int(state["trained_steps"]) == 12
+    assert int(state["trained_steps"]) == 14
     model.step = 0
     model.load_state_dict(state)
-    assert model.step == 12 and model.stage == "torso" and model.torso_trained
+    assert model.step == 14 and model.stage == "torso" and model.torso_trained
 
 
 def test_occupancy_callback_updates_the_grid_under_a_training_condition(parts):
     _, model = parts
-    callbacks = model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None))
+    callbacks = _callbacks(*parts)
     assert model.occupancy.occupancy_ratio() == 1.0
     for callback in callbacks:
         callback.run_callback_at_location(0, callback.where_to_run[0])
@@ -144,6 +172,10 @@ def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tm
         "1000",
         "--pipeline.model.head-steps",
         "2",
+        "--pipeline.model.lips-steps",
+        "2",
+        "--pipeline.model.lpips-pretrained",
+        "False",
         "--pipeline.datamanager.pixel-sampler.num-rays-per-batch",
         "128",
     ]
@@ -155,3 +187,86 @@ def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tm
     _nerfstudio("ns-eval", "--load-config", str(run / "config.yml"), "--output-path", str(metrics))
     assert "psnr" in json.loads(metrics.read_text())["results"]
     _nerfstudio("ns-train", *common, "--load-dir", str(run / "nerfstudio_models"), "--max-num-iterations", "6")
+
+
+def _render(model, camera):
+    return model.get_outputs_for_camera(camera)
+
+
+def _changed(image, reference):
+    """Renders are deterministic (checked below), so any difference comes from the control; a fresh model's audio
+    and eye effects are small."""
+    return float((image - reference).abs().max()) > 1e-6
+
+
+def _untrained_audio_matters(model):
+    """A fresh audio grid holds near-zero features; make them large so that the audio visibly acts."""
+    with torch.no_grad():
+        model.head.audio.table.normal_(generator=torch.Generator().manual_seed(0))
+    model.ema.decay = 0.0
+    model.ema.update()  # renders use the EMA weights: make them the live ones
+
+
+def test_render_controls_change_what_dataset_cameras_show(parts):
+    manager, model = parts
+    model.eval()
+    _untrained_audio_matters(model)
+    camera, _ = manager.next_eval_image(0)
+    row = int(camera.metadata["frame_idx"][0, 0])
+    base = _render(model, camera)
+    assert torch.equal(base["rgb"], _render(model, camera)["rgb"]), "deterministic"
+    other_audio = (row + 37) % len(model.eye)
+    controls = {
+        "audio": RenderControls(audio_frame=other_audio),
+        "audio code": RenderControls(audio_code=model.audio_codes(torch.tensor([other_audio]))[0]),
+        "eye": RenderControls(eye=1.0 - float(model.eye[row])),
+        "no torso": RenderControls(torso=False),
+    }
+    for name, control in controls.items():
+        model.render_controls = control
+        assert _changed(_render(model, camera)["rgb"], base["rgb"]), name
+    model.render_controls = RenderControls(audio_frame=other_audio)
+    by_frame = _render(model, camera)["rgb"]
+    model.render_controls = controls["audio code"]
+    torch.testing.assert_close(_render(model, camera)["rgb"], by_frame)
+    plates = {}
+    for name, colour in (("green", [0, 255, 0]), ("red", [255, 0, 0])):
+        plate = torch.tensor(colour, dtype=torch.uint8).expand(96, 96, 3)
+        model.render_controls = RenderControls(torso=False, background=plate)
+        plates[name] = _render(model, camera)
+    seen = 1 - plates["green"]["accumulation"][..., 0]  # how much of the plate shows through the head
+    difference = plates["green"]["rgb"] - plates["red"]["rgb"]
+    assert seen.max() > 0.05
+    torch.testing.assert_close(difference, torch.stack([-seen, seen, torch.zeros_like(seen)], -1), atol=1e-5, rtol=0)
+
+
+def test_viewer_controls_are_installed_by_the_viewer_and_drive_viewer_cameras(parts):
+    manager, model = parts
+    model.eval()
+    _untrained_audio_matters(model)
+    found = {element.name: element for _, element in parse_object(model, ViewerElement, "Custom Elements")}
+    assert set(found) >= {"Audio frame", "Audio smoothing", "Eye from the audio frame", "Eye openness", "Torso"}
+    assert {"Background", "Background colour"} <= set(found)
+    camera, _ = manager.next_eval_image(0)
+    dataset_view, frame = _render(model, camera)["rgb"], camera.metadata
+    camera.metadata = None  # what the viewer sends
+    viewer = _render(model, camera)["rgb"]
+
+    def change(name, value):
+        found[name].value = value
+        found[name].cb_hook(found[name])  # what the viewer calls on a GUI change
+        return _render(model, camera)["rgb"]
+
+    assert _changed(change("Audio frame", 50), viewer)
+    assert model.viewer_controls.controls.audio_frame == 50
+    assert _changed(change("Audio smoothing", 0.9), change("Audio smoothing", 0.0))
+    change("Eye from the audio frame", False)
+    assert _changed(change("Eye openness", 0.0), change("Eye openness", 1.5))
+    change("Torso", False)
+    change("Background", "colour")
+    white = change("Background colour", (255, 255, 255))
+    black = change("Background colour", (0, 0, 0))
+    seen = 1 - model.get_outputs_for_camera(camera)["accumulation"]
+    torch.testing.assert_close(white - black, seen.expand(-1, -1, 3), atol=1e-5, rtol=0)
+    camera.metadata = frame
+    torch.testing.assert_close(_render(model, camera)["rgb"], dataset_view, msg="viewer controls leaked")

@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, List, Tuple
 
-import cv2
 import numpy as np
 import torch
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.utils.rich_utils import CONSOLE
 
 from rad_nerfstudio.audio.features import resolve_audio_features
+from rad_nerfstudio.data.backgrounds import load_background
 from rad_nerfstudio.data.dataset_files import PortraitDatasetFiles, read_dataset
 from rad_nerfstudio.data.landmarks import (
     eye_area_ratio,
@@ -22,7 +22,6 @@ from rad_nerfstudio.data.landmarks import (
     smooth,
 )
 from rad_nerfstudio.data.portrait_tables import FRAME_INDEX_KEY, RECT_NAMES, PortraitTables
-from rad_nerfstudio.errors import DatasetError
 
 if TYPE_CHECKING:
     from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
@@ -35,21 +34,6 @@ def output_size(files: PortraitDatasetFiles, downscale: int) -> Tuple[int, int]:
     if downscale < 1:
         raise ValueError(f"downscale_factor must be >= 1, got {downscale}")
     return files.width // downscale, files.height // downscale
-
-
-def load_background(choice: str, root: Path, width: int, height: int) -> torch.Tensor:
-    """``dataset`` (bc.jpg), ``white``, ``black`` or an image path, as uint8 ``[H, W, 3]`` at the output size."""
-    if choice in ("white", "black"):
-        return torch.full((height, width, 3), 255 if choice == "white" else 0, dtype=torch.uint8)
-    path = root / "bc.jpg" if choice == "dataset" else Path(choice)
-    if not path.exists():
-        raise DatasetError(path, "does not exist (background image)")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise DatasetError(path, "cannot be read as an image (background)")
-    if image.shape[:2] != (height, width):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
 
 
 def _camera_to_worlds(files: PortraitDatasetFiles, scale: float) -> torch.Tensor:

@@ -20,11 +20,13 @@ from torch import Tensor
 from torch.nn import Parameter
 
 from rad_nerfstudio.data.backdrops import torso_backdrop
+from rad_nerfstudio.data.lips_patches import lips_patch_indices
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
+    LIPS_PATCH_KEY,
     PIXEL_KEY,
     PORTRAIT_METADATA_KEY,
     PortraitTables,
@@ -45,6 +47,10 @@ class TalkingPortraitDataManagerConfig(DataManagerConfig):
     """Training pixel sampler (uniform by default)."""
     eval_num_rays_per_batch: int = 4096
     """Rays per evaluation batch."""
+    lips_patch_size: int = 32
+    """Side of the lips patches of the lips stage (pixels spread over a frame's lips rectangle)."""
+    lips_patch_every: int = 2
+    """During the lips stage every N-th batch is one lips patch (for the LPIPS loss), the others ordinary rays."""
 
 
 def cache_images(dataset: PortraitDataset, label: str) -> UInt8[Tensor, "images height width 3"]:
@@ -67,7 +73,10 @@ def cache_backdrops(tables: PortraitTables, rows: Tensor, label: str) -> UInt8[T
 
 
 class TalkingPortraitDataManager(DataManager):
-    """Serves rays with their frame index (``ray_bundle.metadata["frame_idx"]``) and uint8-cached pixel colours."""
+    """Serves rays with their frame index (``ray_bundle.metadata["frame_idx"]``) and uint8-cached pixel colours.
+
+    The model switches ``lips_stage`` on during its lips stage; every ``lips_patch_every``-th batch is then one
+    lips patch, marked by ``batch["lips_patch"]`` (its side)."""
 
     config: TalkingPortraitDataManagerConfig
     train_dataset: PortraitDataset
@@ -95,6 +104,7 @@ class TalkingPortraitDataManager(DataManager):
         self.includes_time = False
         self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
         self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
+        self.lips_stage = False
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
         super().__init__()
 
@@ -111,6 +121,7 @@ class TalkingPortraitDataManager(DataManager):
             num_images=num, height=height, width=width, face_rects=self.tables.rects["face"][self.train_rows]
         )
         self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
+        self._lips_generator = torch.Generator().manual_seed(self.config.pixel_sampler.seed + 3)
         megabytes = self.train_images.numel() / 2**20
         CONSOLE.print(f"Cached {num} training images ({width}x{height}) as uint8: {megabytes:.1f} MiB")
 
@@ -146,10 +157,19 @@ class TalkingPortraitDataManager(DataManager):
 
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
-        indices = self.train_pixel_sampler.sample(step)
-        return self._rays_and_batch(
+        patch = self.lips_stage and step % self.config.lips_patch_every == 0
+        indices = self._lips_patch() if patch else self.train_pixel_sampler.sample(step)
+        ray_bundle, batch = self._rays_and_batch(
             self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices
         )
+        if patch:
+            batch[LIPS_PATCH_KEY] = torch.tensor(self.config.lips_patch_size)
+        return ray_bundle, batch
+
+    def _lips_patch(self) -> Tensor:
+        image = int(torch.randint(len(self.train_rows), (1,), generator=self._lips_generator))
+        rect = self.tables.rects["lips"][int(self.train_rows[image])]
+        return lips_patch_indices(image, rect, self.config.lips_patch_size, self._lips_generator)
 
     def next_eval(self, step: int) -> Tuple[RayBundle, Dict]:
         self.eval_count += 1

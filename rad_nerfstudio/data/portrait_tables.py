@@ -17,6 +17,10 @@ PIXEL_KEY = "pixel"
 """Ray metadata: (row, column) of the ray's pixel in the training image (float)."""
 BACKGROUND_KEY = "background"
 """Ray metadata: colour behind the head in the head stages (the frame's torso image over the background plate)."""
+TORSO_POSE_KEY = "torso_pose"
+"""Ray metadata of whole-image renders: the camera's head pose (flattened 3x4) that conditions the torso."""
+LIPS_PATCH_KEY = "lips_patch"
+"""Training batch key present when the batch is one square lips patch (value: its side), row-major."""
 RECT_NAMES = ("face", "lower_face", "eyes", "lips")
 
 

@@ -2,13 +2,14 @@
 
 Every ray carries ``metadata["frame_idx"]`` (its row in the per-frame tables, held here as buffers) and
 ``metadata["pixel"]`` (row, column in the training image). Training runs in stages (head, then torso with
-the head frozen); each stage's losses follow RAD-NeRF.
+the head frozen), with an optional lips fine-tuning stage between them; each stage's losses follow RAD-NeRF.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple, Type
+from typing import ContextManager, Dict, List, Tuple, Type
 
 import cv2
 import numpy as np
@@ -29,11 +30,13 @@ from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
+    LIPS_PATCH_KEY,
     PIXEL_KEY,
     PORTRAIT_METADATA_KEY,
+    TORSO_POSE_KEY,
     PortraitTables,
 )
-from rad_nerfstudio.field_components.audio_encoder import AudioEncoder
+from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_codes
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
@@ -41,7 +44,13 @@ from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.lpips_net import Lpips
 from rad_nerfstudio.model_components.stages import Stage, StageSchedule
+from rad_nerfstudio.render.controls import RenderControls
+from rad_nerfstudio.viewer.portrait_controls import PortraitViewerControls
+
+SMOOTHING_HISTORY = 16
+"""Frames before a scrubbed audio frame whose codes its test-time smoothing runs over (beta^16 is negligible)."""
 
 
 @dataclass
@@ -72,7 +81,11 @@ class RadNerfModelConfig(ModelConfig):
     head_steps: int = 150000
     """Steps of the head stage."""
     lips_steps: int = 0
-    """Steps of the lips fine-tuning stage (patch LPIPS; not available yet, keep 0)."""
+    """Steps of the lips fine-tuning stage (LPIPS on lips patches every other batch, see the data manager)."""
+    lips_lpips_mult: float = 0.01
+    """Weight of the LPIPS loss on lips patches."""
+    lpips_pretrained: bool = True
+    """LPIPS on torchvision's ImageNet AlexNet (downloaded once); False: a random trunk, for tests only."""
     train_torso: bool = True
     """Train the torso after the head stages."""
     near_plane: float = 0.05
@@ -96,8 +109,6 @@ class RadNerfModel(Model):
 
     def populate_modules(self) -> None:
         super().populate_modules()
-        if self.config.lips_steps > 0:
-            raise ValueError("the lips stage (patch LPIPS) is not implemented yet: use --pipeline.model.lips-steps 0")
         tables: PortraitTables = self.kwargs["metadata"][PORTRAIT_METADATA_KEY]
         self.register_buffer("audio_windows", tables.audio_windows.float())
         self.register_buffer("audio_index", tables.audio_index.long())
@@ -116,6 +127,12 @@ class RadNerfModel(Model):
         self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
         self.viewer_frame = int(tables.splits["train"][0])
         self._occupancy_generator = torch.Generator().manual_seed(0)
+        self._lpips: Lpips | None = None  # a plain attribute: LPIPS is neither trained nor saved
+        self.render_controls = RenderControls()
+        """Conditions of renders of dataset cameras (rad-render sets them; the defaults render the dataset)."""
+        plate_height, plate_width = tables.background.shape[:2]
+        self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
+        self._active_controls: RenderControls | None = None
 
     # ----------------------------------------------------------------------------------------- training plumbing
     @property
@@ -156,8 +173,14 @@ class RadNerfModel(Model):
     def get_training_callbacks(
         self, training_callback_attributes: TrainingCallbackAttributes
     ) -> List[TrainingCallback]:
+        if self.config.lips_steps > 0:
+            self.lips_lpips()  # fail now, before training, if its weights cannot be had
+        datamanager = getattr(training_callback_attributes.pipeline, "datamanager", None)
+
         def set_step(step: int) -> None:
             self.step = step
+            if hasattr(datamanager, "lips_stage"):
+                datamanager.lips_stage = self.stage == "lips"  # pyright: ignore[reportOptionalMemberAccess]
 
         def update_occupancy(step: int) -> None:
             if self.schedule.stage_at(step) != "torso" and step % self.config.occupancy.update_every == 0:
@@ -173,6 +196,12 @@ class RadNerfModel(Model):
             TrainingCallback(where, update_occupancy),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_ema),
         ]
+
+    def lips_lpips(self) -> Lpips:
+        """The LPIPS network of the lips stage (built on first use)."""
+        if self._lpips is None:
+            self._lpips = Lpips(pretrained=self.config.lpips_pretrained)
+        return self._lpips
 
     def _normalise(self, positions: Tensor) -> Tensor:
         aabb = self.scene_box.aabb.to(positions.device)
@@ -196,7 +225,24 @@ class RadNerfModel(Model):
         unique, inverse = rows.unique(return_inverse=True)
         return self.audio_encoder(self.audio_context(unique))[inverse]
 
-    def _render_head(self, ray_bundle: RayBundle, rows: Tensor) -> Dict[str, Tensor]:
+    def smoothed_audio_code(self, frame: int, beta: float) -> Float[Tensor, " code"]:
+        """A frame's audio code after test-time momentum over the codes of the frames before it."""
+        history = torch.arange(max(0, frame - SMOOTHING_HISTORY), frame + 1, device=self.device)
+        return smooth_codes(self.audio_codes(history), beta)[-1]
+
+    def _ray_conditions(self, rows: Tensor, controls: RenderControls) -> Tuple[Tensor, Tensor]:
+        """Audio code and eye value of every ray: its frame's, unless the controls say otherwise."""
+        n = rows.shape[0]
+        if controls.audio_code is not None:
+            codes = controls.audio_code.to(self.device).expand(n, -1)
+        elif controls.audio_frame is not None:
+            codes = self.smoothed_audio_code(controls.audio_frame, controls.audio_smoothing).expand(n, -1)
+        else:
+            codes = self.audio_codes(rows)
+        eye = self.eye[rows] if controls.eye is None else torch.full((n,), controls.eye, device=self.device)
+        return codes, eye[:, None]
+
+    def _render_head(self, ray_bundle: RayBundle, codes: Tensor, eye: Tensor, rows: Tensor) -> Dict[str, Tensor]:
         samples = self.occupancy.march(ray_bundle.origins, ray_bundle.directions, self.config.near_plane)
         t_starts, t_ends, valid = samples.t_starts[..., 0], samples.t_ends[..., 0], samples.valid
         ray_id, sample_id = valid.nonzero(as_tuple=True)
@@ -207,13 +253,8 @@ class RadNerfModel(Model):
         if ray_id.numel():
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
             positions = ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id]
-            sample_rows = rows[ray_id]
             out = self.head(
-                self._normalise(positions),
-                ray_bundle.directions[ray_id],
-                self.audio_codes(rows)[ray_id],
-                self.eye[sample_rows][:, None],
-                sample_rows,
+                self._normalise(positions), ray_bundle.directions[ray_id], codes[ray_id], eye[ray_id], rows[ray_id]
             )
             density = density.index_put((ray_id, sample_id), out["density"][:, 0])
             rgb = rgb.index_put((ray_id, sample_id), out["rgb"])
@@ -222,12 +263,13 @@ class RadNerfModel(Model):
         rendered["ambient"] = (rendered.pop("weights") * ambient).sum(-1, keepdim=True)
         return rendered
 
-    def _plate(self, pixels: Tensor) -> Tensor:
+    @staticmethod
+    def _plate(plate: Tensor, pixels: Tensor) -> Tensor:
         """Background plate colour at pixels (nearest)."""
-        h, w = self.background.shape[:2]
+        h, w = plate.shape[:2]
         r = pixels[:, 0].round().long().clamp(0, h - 1)
         c = pixels[:, 1].round().long().clamp(0, w - 1)
-        return self.background[r, c].float() / 255.0
+        return plate[r, c].float() / 255.0
 
     def get_outputs(self, ray_bundle: RayBundle) -> Dict[str, Tensor]:
         metadata = ray_bundle.metadata or {}
@@ -236,27 +278,31 @@ class RadNerfModel(Model):
         else:
             rows = torch.full(ray_bundle.shape, self.viewer_frame, dtype=torch.long, device=self.device)
         pixels = metadata[PIXEL_KEY].float()
+        controls = self._active_controls or RenderControls()
         stage = self.stage
         with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
-            head = self._render_head(ray_bundle, rows)
-        plate = self._plate(pixels)
+            head = self._render_head(ray_bundle, *self._ray_conditions(rows, controls), rows)
+        plate_image = self.background if controls.background is None else controls.background.to(self.device)
+        plate = self._plate(plate_image, pixels)
         outputs: Dict[str, Tensor] = {
             "accumulation": head["accumulation"],
             "depth": head["depth"],
             "ambient": head["ambient"],
             "head_rgb": over(head["rgb"], head["accumulation"], plate),
         }
-        if stage == "torso":
-            h, w = self.background.shape[:2]
+        if not controls.torso:
+            behind = plate
+        elif stage == "torso":
+            h, w = plate_image.shape[:2]
             uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
-            torso = self.torso(uv, self.head_poses[rows], rows)
+            poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
+            torso = self.torso(uv, poses, rows)
             behind = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
-            outputs["torso_rgb"] = behind
             outputs["torso_alpha"] = torso["alpha"]
         else:
             behind = metadata[BACKGROUND_KEY] if BACKGROUND_KEY in metadata else plate
-            if not self.training:
-                outputs["torso_rgb"] = behind  # the frame's own torso layer until the torso is trained
+        if not self.training:
+            outputs["torso_rgb"] = behind  # torso over background (the frame's torso image until the torso is trained)
         outputs["rgb"] = over(head["rgb"], head["accumulation"], behind)
         return outputs
 
@@ -283,15 +329,21 @@ class RadNerfModel(Model):
             losses["ambient_loss"] = (
                 self.config.ambient_loss_mult * ramp * masked_mean(outputs["ambient"][:, 0], outside)
             )
+        if LIPS_PATCH_KEY in batch:
+            side = int(batch[LIPS_PATCH_KEY])
+            patch = outputs["rgb"].reshape(1, side, side, 3)
+            target = image.reshape(1, side, side, 3)
+            losses["lips_lpips_loss"] = self.config.lips_lpips_mult * self.lips_lpips()(patch, target).mean()
         return losses
 
     def _rows_of_batch(self, batch: Dict[str, Tensor]) -> Tensor:
         return batch[FRAME_INDEX_KEY].to(self.device).long()
 
     # ------------------------------------------------------------------------------------------ whole images
-    def torso_backdrop(self, row: int, height: int, width: int) -> Float[Tensor, "h w 3"]:
+    def torso_backdrop(self, row: int, height: int, width: int, plate: Tensor | None = None) -> Float[Tensor, "h w 3"]:
         """The frame's torso image over the background plate (what the head is rendered over in head stages)."""
-        backdrop = torso_backdrop(self.torso_paths[row], self.background.cpu().numpy())
+        plate_image = (self.background if plate is None else plate).cpu().numpy()
+        backdrop = torso_backdrop(self.torso_paths[row], plate_image)
         if backdrop.shape[:2] != (height, width):
             backdrop = cv2.resize(backdrop, (width, height), interpolation=cv2.INTER_AREA)
         return torch.from_numpy(backdrop.astype(np.float32) / 255.0).to(self.device)
@@ -305,20 +357,42 @@ class RadNerfModel(Model):
 
     @torch.no_grad()
     def get_outputs_for_camera(self, camera: Cameras, obb_box: OrientedBox | None = None) -> Dict[str, Tensor]:
+        """A whole image. Dataset cameras (with a frame) follow ``render_controls`` (defaults: the frame's own
+        conditions); viewer cameras follow the viewer's controls, at the viewer frame."""
         rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
         height, width = rays.shape
         metadata = dict(rays.metadata or {})
-        if FRAME_INDEX_KEY not in metadata:
+        if FRAME_INDEX_KEY in metadata:
+            controls = self.render_controls
+        else:
+            controls = self.viewer_controls.controls
             metadata[FRAME_INDEX_KEY] = torch.full((height, width, 1), self.viewer_frame, device=self.device)
         row = int(metadata[FRAME_INDEX_KEY][0, 0, 0])
         metadata[PIXEL_KEY] = self.pixel_grid(height, width)
-        if not self.torso_trained:
-            metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width)
+        pose = camera.camera_to_worlds[0].reshape(1, 1, 12).to(self.device)
+        metadata[TORSO_POSE_KEY] = pose.expand(height, width, 12)  # the torso follows the camera's head pose
+        if not self.torso_trained and controls.torso:
+            metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata
-        if self.ema is None:
-            return self.get_outputs_for_camera_ray_bundle(rays)
-        with self.ema.averaged():
-            return self.get_outputs_for_camera_ray_bundle(rays)
+        self._active_controls = controls
+        try:
+            with self.render_weights():
+                return self.get_outputs_for_camera_ray_bundle(rays)
+        finally:
+            self._active_controls = None
+
+    def render_weights(self) -> ContextManager:
+        """The weights whole-image renders use: the EMA's when kept, else the live ones."""
+        return self.ema.averaged() if self.ema is not None else nullcontext()
+
+    @torch.no_grad()
+    def encode_audio(self, windows: Float[Tensor, "frames 16 dim"], beta: float = 0.0) -> Float[Tensor, "frames code"]:
+        """Audio codes of a whole (driving) track, one per frame, with test-time smoothing ``beta``."""
+        windows = windows.to(self.device)
+        centres = torch.arange(windows.shape[0], device=self.device)
+        with self.render_weights():
+            codes = [self.audio_encoder(neighbour_windows(windows, chunk)) for chunk in centres.split(256)]
+        return smooth_codes(torch.cat(codes), beta)
 
     def get_image_metrics_and_images(
         self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]

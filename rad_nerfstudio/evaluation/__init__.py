@@ -1,0 +1,1 @@
+"""Evaluation of a trained talking portrait on its validation frames: metrics, videos, plots."""

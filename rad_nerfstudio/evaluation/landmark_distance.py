@@ -1,0 +1,61 @@
+"""Landmark distance (LMD): how far the mouth landmarks of a render are from those of the ground truth,
+both detected by face-alignment's 2D-FAN inside the known face rectangle."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import numpy as np
+from jaxtyping import Float, UInt8
+
+MOUTH = slice(48, 68)
+"""iBUG-68 mouth points (outer and inner lips)."""
+
+
+class LandmarkDetector(Protocol):
+    def __call__(
+        self, image: UInt8[np.ndarray, "h w 3"], face: tuple[int, int, int, int]
+    ) -> Float[np.ndarray, "68 2"] | None: ...
+
+
+class DetectorUnavailableError(RuntimeError):
+    """No landmark detector could be built (typically: its weights cannot be downloaded)."""
+
+
+class FaceAlignmentDetector:
+    """face-alignment's 2D-FAN given the face box (no face detector, so no detector weights)."""
+
+    def __init__(self, device: str = "cpu") -> None:
+        try:
+            import face_alignment
+
+            self._fa = face_alignment.FaceAlignment(
+                face_alignment.LandmarksType.TWO_D, device=device, face_detector="folder", flip_input=False
+            )
+        except Exception as error:  # noqa: BLE001 - any import / download failure means "unavailable, because"
+            raise DetectorUnavailableError(
+                f"face-alignment's 2D-FAN could not be loaded ({type(error).__name__}: {error}); its weights "
+                "download once from https://www.adrianbulat.com/downloads/python-fan/ into the torch hub cache"
+            ) from error
+
+    def __call__(
+        self, image: UInt8[np.ndarray, "h w 3"], face: tuple[int, int, int, int]
+    ) -> Float[np.ndarray, "68 2"] | None:
+        box = np.array([[*face, 1.0]], dtype=np.float32)
+        found = self._fa.get_landmarks_from_image(image, detected_faces=box)
+        if not found:
+            return None
+        return np.asarray(found[0], dtype=np.float64)[:, :2]
+
+
+def mouth_distance(
+    detector: LandmarkDetector,
+    render: UInt8[np.ndarray, "h w 3"],
+    truth: UInt8[np.ndarray, "h w 3"],
+    face: tuple[int, int, int, int],
+) -> float | None:
+    """Mean pixel distance between the mouth landmarks of ``render`` and ``truth`` (None if either fails)."""
+    a, b = detector(render, face), detector(truth, face)
+    if a is None or b is None:
+        return None
+    return float(np.linalg.norm(a[MOUTH] - b[MOUTH], axis=-1).mean())

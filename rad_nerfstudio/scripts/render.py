@@ -1,0 +1,168 @@
+"""``rad-render``: a trained portrait speaking a driving audio, as an mp4 with that audio muxed in."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import tyro
+from rich.console import Console
+
+from rad_nerfstudio.audio.reading import AUDIO_SUFFIXES
+from rad_nerfstudio.errors import AudioInputError, InputFileError
+from rad_nerfstudio.render.frame_plan import check_pose_choice, parse_eye
+
+CONSOLE = Console(soft_wrap=True)
+
+
+@dataclass
+class RenderArgs:
+    """Render a trained talking portrait speaking an audio (like ns-render, with the audio muxed in)."""
+
+    load_config: Path
+    """The training run's config.yml."""
+    audio: Path
+    """Driving audio: any file with sound (wav, flac, ogg, mp3, m4a, aac, mp4, mov, mkv, webm), or a feature .npy."""
+    output_path: Path = Path("renders/portrait.mp4")
+    """The mp4 to write (appears complete or not at all)."""
+    audio_track: Path | None = None
+    """Sound to mux instead of --audio's (needed for an .npy driver to have sound)."""
+    pose: str = "train"
+    """Head pose: train (training poses forwards then backwards), frame (one training frame), or a camera path .json
+    from the viewer's render panel."""
+    pose_frame: int = 0
+    """Training frame of --pose frame."""
+    eye: str = "train"
+    """Eye openness: train (each pose frame's own), blink (natural blinks), or a number (1 open, 0 closed)."""
+    background: str = "dataset"
+    """Background: dataset, white, black, green, grey, #rrggbb, r,g,b, or an image path."""
+    torso: bool = True
+    """Render the torso (False: the head over the background)."""
+    smoothing: float = 0.0
+    """Test-time audio smoothing beta (momentum of the audio code; RAD-NeRF uses 0.35)."""
+    resolution_scale: float = 1.0
+    """Scale of the output resolution."""
+    seed: int = 0
+    """Seed of the blink schedule."""
+
+
+@dataclass(frozen=True)
+class RenderSummary:
+    output_path: Path
+    frames: int
+    seconds: float
+    width: int
+    height: int
+    render_fps: float
+
+
+def check_args(args: RenderArgs) -> None:
+    """Everything that can be refused without loading the model."""
+    suffix = args.audio.suffix.lower()
+    if suffix != ".npy" and suffix not in AUDIO_SUFFIXES:
+        raise AudioInputError(args.audio, f"unknown extension '{suffix}': give {', '.join(AUDIO_SUFFIXES)} or .npy")
+    if not args.audio.is_file():
+        raise AudioInputError(args.audio, "does not exist")
+    if not args.load_config.is_file():
+        raise InputFileError(args.load_config, "does not exist (the training run's config.yml)")
+    check_pose_choice(args.pose)
+    parse_eye(args.eye)
+    if not 0.0 <= args.smoothing < 1.0:
+        raise ValueError(f"--smoothing {args.smoothing}: must be in [0, 1)")
+    if args.resolution_scale <= 0:
+        raise ValueError(f"--resolution-scale {args.resolution_scale}: must be positive")
+
+
+def render_portrait(args: RenderArgs) -> RenderSummary:
+    """Load the run, make the driving audio's codes, render every frame and write the mp4."""
+    import numpy as np
+    import torch
+    from nerfstudio.utils.eval_utils import eval_setup
+    from nerfstudio.utils.rich_utils import ItersPerSecColumn
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from rad_nerfstudio.data.backgrounds import load_background
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
+    from rad_nerfstudio.io.video import Mp4Writer
+    from rad_nerfstudio.models.rad_nerf import RadNerfModel
+    from rad_nerfstudio.render.controls import RenderControls
+    from rad_nerfstudio.render.driving_audio import load_driving_audio
+    from rad_nerfstudio.render.frame_plan import plan_cameras, plan_eye
+
+    check_args(args)
+    warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning)
+    _, pipeline, _, _ = eval_setup(args.load_config, test_mode="inference")
+    model, datamanager = pipeline.model, pipeline.datamanager
+    if not isinstance(model, RadNerfModel) or not isinstance(datamanager, TalkingPortraitDataManager):
+        raise InputFileError(args.load_config, f"is a {type(model).__name__} run, not a talking-portrait one")
+    tables = datamanager.tables
+    driving = load_driving_audio(args.audio, tables.audio_extractor, tables.audio_dim, tables.fps, args.audio_track)
+    length = driving.num_frames
+    codes = model.encode_audio(driving.windows, args.smoothing)  # type: ignore[operator]
+    cameras, camera_index = plan_cameras(
+        args.pose,
+        args.pose_frame,
+        datamanager.train_dataset.cameras,
+        model.viewer_frame,
+        length,  # type: ignore
+    )
+    train_eyes = tables.eye[tables.splits["train"]]
+    eyes = plan_eye(args.eye, length, tables.fps, float(train_eyes.median()), args.seed)
+    plate_height, plate_width = tables.background.shape[:2]
+    background = None
+    if args.background != "dataset":
+        background = load_background(args.background, datamanager.get_datapath(), plate_width, plate_height)
+
+    first = cameras[0:1]
+    first.rescale_output_resolution(args.resolution_scale)
+    height, width = int(first.height) // 2 * 2, int(first.width) // 2 * 2  # H.264 needs even sizes
+    fps = int(round(tables.fps))
+    progress = Progress(
+        TextColumn(":movie_camera: Rendering :movie_camera:"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        ItersPerSecColumn(suffix="fps"),
+        TimeRemainingColumn(elapsed_when_finished=True, compact=False),
+        console=CONSOLE,
+    )
+    start = time.perf_counter()
+    try:
+        with Mp4Writer(args.output_path, width, height, fps, driving.waveform) as writer, progress:
+            for i in progress.track(range(length), total=length):
+                model.render_controls = RenderControls(
+                    audio_code=codes[i],
+                    eye=None if eyes is None else float(eyes[i]),
+                    torso=args.torso,
+                    background=background,
+                )
+                camera = cameras[int(camera_index[i]) : int(camera_index[i]) + 1]
+                camera.rescale_output_resolution(args.resolution_scale)
+                rgb = model.get_outputs_for_camera(camera.to(model.device))["rgb"]
+                image = (rgb[:height, :width].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+                writer.write(np.ascontiguousarray(image))
+    finally:
+        model.render_controls = RenderControls()
+    elapsed = time.perf_counter() - start
+    return RenderSummary(args.output_path, length, length / tables.fps, width, height, length / elapsed)
+
+
+def main(args: RenderArgs) -> None:
+    try:
+        summary = render_portrait(args)
+    except (InputFileError, ValueError) as err:
+        CONSOLE.print(f"[bold red]rad-render: {err}")
+        raise SystemExit(2) from err
+    CONSOLE.print(
+        f"[bold green]Wrote {summary.output_path}[/]: {summary.frames} frames ({summary.seconds:.2f} s) at "
+        f"{summary.width}x{summary.height} with the driving audio, rendered at {summary.render_fps:.2f} fps."
+    )
+
+
+def entrypoint() -> None:
+    main(tyro.cli(RenderArgs))
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,1 @@
+"""Controls of a talking portrait in nerfstudio's web viewer."""

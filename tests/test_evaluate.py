@@ -1,0 +1,67 @@
+"""rad-eval on a tiny trained checkpoint: the metrics JSON, its side-by-side video and per-frame plot."""
+
+from __future__ import annotations
+
+import json
+from urllib.error import URLError
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from rad_nerfstudio.evaluation.landmark_distance import DetectorUnavailableError, FaceAlignmentDetector
+from rad_nerfstudio.model_components.lpips_net import Lpips
+from rad_nerfstudio.scripts.evaluate import EvalArgs, evaluate_portrait
+
+
+def _brightness_landmarks(image, face):
+    """A stand-in detector: every point at the face box's mean brightness (so darker renders move the mouth)."""
+    x0, y0, x1, y1 = face
+    return np.full((68, 2), float(image[y0:y1, x0:x1].mean()))
+
+
+def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tmp_path):
+    output = tmp_path / "eval" / "metrics.json"
+    report = evaluate_portrait(
+        EvalArgs(trained_run, output),
+        lpips_factory=lambda: Lpips(pretrained=False),
+        detector_factory=lambda: _brightness_landmarks,
+    )
+    saved = json.loads(output.read_text())
+    assert saved == json.loads(json.dumps(report))
+    for key in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps"):
+        assert isinstance(saved[key], float) and np.isfinite(saved[key]), key
+    assert saved["frames"] == 10 and saved["unavailable"] == {}
+    assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0
+    assert len(saved["per_frame"]["psnr"]) == len(saved["per_frame"]["img_id"]) == 10
+    assert saved["psnr"] == pytest.approx(np.mean(saved["per_frame"]["psnr"]))
+
+    video = tmp_path / "eval" / "metrics_side_by_side.mp4"
+    assert saved["files"]["side_by_side_video"] == str(video)
+    with av.open(str(video)) as container:
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    with av.open(str(video)) as container:
+        samples = sum(f.samples for f in container.decode(audio=0))
+    assert len(frames) == 10 and frames[0].shape == (96, 3 * 96, 3)
+    assert abs(samples / 16000 - 0.4) < 0.07, "the validation frames' speech"
+    plot = cv2.imread(saved["files"]["per_frame_plot"])
+    assert plot is not None and plot.shape[0] > 200
+
+
+def test_metrics_without_their_weights_are_reported_unavailable_with_the_reason(trained_run, tmp_path, monkeypatch):
+    import face_alignment.api
+    import torchvision.models._api
+
+    def offline(*args, **kwargs):
+        raise URLError("no route to host")
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_cache"))
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
+    monkeypatch.setattr(face_alignment.api, "load_file_from_url", offline)
+    with pytest.raises(DetectorUnavailableError, match="2D-FAN.*no route to host"):
+        FaceAlignmentDetector()
+    saved = evaluate_portrait(EvalArgs(trained_run, tmp_path / "m.json"))
+    assert saved["lpips"] is None and "alexnet" in saved["unavailable"]["lpips"]
+    assert saved["lmd"] is None and "2D-FAN" in saved["unavailable"]["lmd"]
+    assert np.isfinite(saved["psnr"])
