@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample: set up, generate the synthetic talking portrait, train the CPU-sized
-# rad-nerf on it (head, then torso), evaluate it, and show where to look. Rendering a video with a new
-# driving audio joins this script with rad-render (see README, Status).
+# rad-nerf on it (head, lips, torso), evaluate it on the validation audio, render it speaking words it never
+# heard, and show where to look.
 # Usage: bash scripts/demo.sh [WORK_DIR]   (default: demo/)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,17 +16,31 @@ if ! command -v espeak-ng >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v ap
     || echo "[demo] espeak-ng not installed; using the built-in speech synthesizer"
 fi
 
+# The lips stage's LPIPS needs torchvision's AlexNet weights (downloaded once). Offline and without them, the demo
+# says so and uses LPIPS on a random AlexNet trunk instead (the real command line would fail before training).
+lpips_flags=()
+if ! .venv/bin/python -c "from rad_nerfstudio.model_components.lpips_net import Lpips; Lpips()" >/dev/null 2>&1; then
+  echo "[demo] WARNING: LPIPS's AlexNet weights cannot be downloaded here; the lips stage uses a random trunk"
+  lpips_flags=(--pipeline.model.lpips-pretrained False)
+fi
+
 start=$(date +%s)
 .venv/bin/rad-sample "$work/sample" --overwrite
 .venv/bin/ns-train rad-nerf-small --data "$work/sample" --vis tensorboard --output-dir "$work/outputs" \
-  --timestamp demo
+  --timestamp demo "${lpips_flags[@]}"
 config="$work/outputs/sample/rad-nerf-small/demo/config.yml"
-.venv/bin/ns-eval --load-config "$config" --output-path "$work/metrics.json"
+.venv/bin/rad-eval --load-config "$config" --output-path "$work/eval/metrics.json"
+.venv/bin/rad-render --load-config "$config" --audio "$work/sample/raw/novel_speech.wav" \
+  --output-path "$work/renders/novel_speech.mp4" --eye blink
+.venv/bin/rad-render --load-config "$config" --audio "$work/sample/raw/novel_speech.wav" \
+  --output-path "$work/renders/novel_speech_green_fixed_pose.mp4" --pose frame --background green --smoothing 0.35
 .venv/bin/python benchmarks/audio_ablation.py --load-config "$config" --output "$work/audio_ablation.json"
 echo "[demo] done in $(( $(date +%s) - start )) s. Look at:"
-echo "  $work/sample/gt/contact_sheet.png   frames of the portrait"
-echo "  $work/sample/gt/layers.png          a frame, its landmarks, parsing, torso layer, background"
-echo "  $work/sample/raw/video.mp4          the video with its speech"
-echo "  $work/metrics.json                  validation PSNR / SSIM of the trained portrait (ns-eval)"
-echo "  $work/audio_ablation.json, .png     lips PSNR with the true audio vs other audio, and lips crops"
-echo "  $config                             open it with: ns-viewer --load-config $config"
+echo "  $work/renders/novel_speech.mp4        the portrait speaking words it never heard (with that audio)"
+echo "  $work/renders/novel_speech_green_fixed_pose.mp4   the same on green, one pose, smoothed audio"
+echo "  $work/eval/metrics_side_by_side.mp4   validation frames: ground truth | render | error, with their audio"
+echo "  $work/eval/metrics_per_frame.png      PSNR and lips PSNR over the validation frames"
+echo "  $work/eval/metrics.json               PSNR, SSIM, LPIPS, lips PSNR, LMD, render fps"
+echo "  $work/audio_ablation.json, .png       lips PSNR with the true audio vs other audio, and lips crops"
+echo "  $work/sample/gt/contact_sheet.png     frames of the training video"
+echo "  $config   open it with: .venv/bin/ns-viewer --load-config $config"

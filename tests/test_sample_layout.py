@@ -33,6 +33,7 @@ def test_every_file_of_the_layout_exists(sample, sample_dir):
         "transforms_train.json",
         "transforms_val.json",
         "raw/video.mp4",
+        "raw/novel_speech.wav",
         "gt/params.npz",
         "gt/phones.json",
         "gt/meta.json",
@@ -133,3 +134,12 @@ def test_raw_video_has_every_frame_and_the_audio(sample, sample_dir):
         frames = sum(1 for _ in container.decode(video=0))
         assert frames == sample.num_frames
         assert abs(float(audio.duration * audio.time_base) - sample.seconds) < 0.1
+
+
+def test_the_novel_speech_is_six_seconds_of_other_words(sample_dir):
+    novel, rate = soundfile.read(sample_dir / "raw" / "novel_speech.wav", dtype="float32")
+    training, _ = soundfile.read(sample_dir / "aud.wav", dtype="float32")
+    assert rate == 16000 and abs(len(novel) / rate - 6.0) < 0.05
+    assert np.sqrt(np.mean(novel**2)) > 0.01, "speech, not silence"
+    n = min(len(novel), len(training))
+    assert not np.allclose(novel[:n], training[:n], atol=1e-3), "not the training audio"

@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Tuple
+from typing import Iterator, Tuple, cast
 
 import cv2
 import numpy as np
@@ -39,6 +39,8 @@ from rad_nerfstudio.sample.timeline import articulation_curves
 FOCAL_PER_PIXEL = 1.6
 """Focal length in pixels per pixel of image size (a ~35 degree field of view)."""
 MIN_FRAMES = 22
+NOVEL_SPEECH_SECONDS = 6.0
+"""Length of ``raw/novel_speech.wav``: other words in the same voice, never seen in training, to drive renders."""
 """At least two validation frames under the 10/11 split."""
 
 
@@ -128,6 +130,9 @@ def generate_sample(
 
     duration = num_frames / VIDEO_FPS
     voice = synthesize_speech(duration, speech_seed, AUDIO_SAMPLE_RATE, speech)
+    novel = synthesize_speech(
+        NOVEL_SPEECH_SECONDS, speech_seed + 1, AUDIO_SAMPLE_RATE, cast(SpeechEngine, voice.engine)
+    )
     times = np.arange(num_frames) / VIDEO_FPS
     mouth_open, mouth_width = articulation_curves(voice.phones, times)
     motion = random_motion(motion_rng, num_frames, VIDEO_FPS)
@@ -160,6 +165,7 @@ def generate_sample(
         write_image(root / "bc.jpg", background)
         decoded_bc = cv2.cvtColor(cv2.imread(str(root / "bc.jpg")), cv2.COLOR_BGR2RGB)
         write_wav(root / "aud.wav", voice.audio, AUDIO_SAMPLE_RATE)
+        write_wav(root / "raw" / "novel_speech.wav", novel.audio, AUDIO_SAMPLE_RATE)
         write_transforms(
             root,
             camera.focal,

@@ -5,22 +5,20 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Tuple, TypeVar
 
 import numpy as np
 import tyro
-from rich.console import Console
 
-from rad_nerfstudio.errors import InputFileError
+from rad_nerfstudio.render.trained_run import load_trained_run
+from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
 if TYPE_CHECKING:
     from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector
     from rad_nerfstudio.model_components.lpips_net import Lpips
 
-CONSOLE = Console(soft_wrap=True)
 T = TypeVar("T")
 
 
@@ -74,25 +72,17 @@ def evaluate_portrait(
 ) -> dict:
     """Render every validation frame, measure it, write the JSON, the video and the plot; returns the JSON."""
     import torch
-    from nerfstudio.utils.eval_utils import eval_setup
     from rich.progress import track
 
-    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
     from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
     from rad_nerfstudio.evaluation.landmark_distance import FaceAlignmentDetector, mouth_distance
     from rad_nerfstudio.evaluation.report_files import side_by_side, write_per_frame_plot
     from rad_nerfstudio.io.atomic import write_text_atomic
     from rad_nerfstudio.io.video import Mp4Writer
     from rad_nerfstudio.model_components import lpips_net
-    from rad_nerfstudio.models.rad_nerf import RadNerfModel
 
-    if not args.load_config.is_file():
-        raise InputFileError(args.load_config, "does not exist (the training run's config.yml)")
-    warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning)
-    _, pipeline, checkpoint, step = eval_setup(args.load_config, test_mode="inference")
-    model, datamanager = pipeline.model, pipeline.datamanager
-    if not isinstance(model, RadNerfModel) or not isinstance(datamanager, TalkingPortraitDataManager):
-        raise InputFileError(args.load_config, f"is a {type(model).__name__} run, not a talking-portrait one")
+    run = load_trained_run(args.load_config)
+    model, datamanager, checkpoint, step = run.model, run.datamanager, run.checkpoint, run.step
     tables, dataset = datamanager.tables, datamanager.eval_dataset
     rows = tables.splits["val"]
     unavailable: Dict[str, str] = {}
@@ -162,11 +152,7 @@ def evaluate_portrait(
 
 
 def main(args: EvalArgs) -> None:
-    try:
-        report = evaluate_portrait(args)
-    except (InputFileError, ValueError) as err:
-        CONSOLE.print(f"[bold red]rad-eval: {err}")
-        raise SystemExit(2) from err
+    report = run_or_exit("rad-eval", lambda: evaluate_portrait(args))
     shown = {k: report[k] for k in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps")}
     CONSOLE.print(json.dumps(shown, indent=2))
     CONSOLE.print(

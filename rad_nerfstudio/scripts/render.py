@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import tyro
-from rich.console import Console
 
 from rad_nerfstudio.audio.reading import AUDIO_SUFFIXES
-from rad_nerfstudio.errors import AudioInputError, InputFileError
+from rad_nerfstudio.errors import AudioInputError
 from rad_nerfstudio.render.frame_plan import check_pose_choice, parse_eye
-
-CONSOLE = Console(soft_wrap=True)
+from rad_nerfstudio.render.trained_run import check_run_config, load_trained_run
+from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
 
 @dataclass
@@ -65,8 +63,7 @@ def check_args(args: RenderArgs) -> None:
         raise AudioInputError(args.audio, f"unknown extension '{suffix}': give {', '.join(AUDIO_SUFFIXES)} or .npy")
     if not args.audio.is_file():
         raise AudioInputError(args.audio, "does not exist")
-    if not args.load_config.is_file():
-        raise InputFileError(args.load_config, "does not exist (the training run's config.yml)")
+    check_run_config(args.load_config)
     check_pose_choice(args.pose)
     parse_eye(args.eye)
     if not 0.0 <= args.smoothing < 1.0:
@@ -79,24 +76,18 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
     """Load the run, make the driving audio's codes, render every frame and write the mp4."""
     import numpy as np
     import torch
-    from nerfstudio.utils.eval_utils import eval_setup
     from nerfstudio.utils.rich_utils import ItersPerSecColumn
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from rad_nerfstudio.data.backgrounds import load_background
-    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
     from rad_nerfstudio.io.video import Mp4Writer
-    from rad_nerfstudio.models.rad_nerf import RadNerfModel
     from rad_nerfstudio.render.controls import RenderControls
     from rad_nerfstudio.render.driving_audio import load_driving_audio
     from rad_nerfstudio.render.frame_plan import plan_cameras, plan_eye
 
     check_args(args)
-    warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning)
-    _, pipeline, _, _ = eval_setup(args.load_config, test_mode="inference")
-    model, datamanager = pipeline.model, pipeline.datamanager
-    if not isinstance(model, RadNerfModel) or not isinstance(datamanager, TalkingPortraitDataManager):
-        raise InputFileError(args.load_config, f"is a {type(model).__name__} run, not a talking-portrait one")
+    run = load_trained_run(args.load_config)
+    model, datamanager = run.model, run.datamanager
     tables = datamanager.tables
     driving = load_driving_audio(args.audio, tables.audio_extractor, tables.audio_dim, tables.fps, args.audio_track)
     length = driving.num_frames
@@ -149,11 +140,7 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
 
 
 def main(args: RenderArgs) -> None:
-    try:
-        summary = render_portrait(args)
-    except (InputFileError, ValueError) as err:
-        CONSOLE.print(f"[bold red]rad-render: {err}")
-        raise SystemExit(2) from err
+    summary = run_or_exit("rad-render", lambda: render_portrait(args))
     CONSOLE.print(
         f"[bold green]Wrote {summary.output_path}[/]: {summary.frames} frames ({summary.seconds:.2f} s) at "
         f"{summary.width}x{summary.height} with the driving audio, rendered at {summary.render_fps:.2f} fps."

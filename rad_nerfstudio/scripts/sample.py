@@ -7,11 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import tyro
-from rich.console import Console
 
 from rad_nerfstudio.sample.speech import SpeechEngine
-
-CONSOLE = Console(soft_wrap=True)
+from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
 
 @dataclass
@@ -39,8 +37,9 @@ class SampleArgs:
 def main(args: SampleArgs) -> None:
     from rad_nerfstudio.sample.generate import generate_sample
 
-    try:
-        summary = generate_sample(
+    summary = run_or_exit(
+        "rad-sample",
+        lambda: generate_sample(
             args.output_dir,
             args.seconds,
             args.size,
@@ -49,10 +48,8 @@ def main(args: SampleArgs) -> None:
             args.supersample,
             args.workers,
             args.overwrite,
-        )
-    except (ValueError, FileExistsError) as err:
-        CONSOLE.print(f"[bold red]rad-sample: {err}")
-        raise SystemExit(2) from err
+        ),
+    )
     CONSOLE.print(
         f"[bold green]Wrote {summary.output_dir}[/]: {summary.num_frames} frames ({summary.seconds:.2f} s) at "
         f"{summary.size}x{summary.size}, speech: {summary.speech_engine}, in {summary.elapsed_s:.1f} s.\n"
