@@ -20,7 +20,7 @@ from nerfstudio.plugins.types import MethodSpecification
 
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
-from rad_nerfstudio.data.pixel_samplers import FaceFocusedPixelSamplerConfig, PortraitPixelSamplerConfig
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
@@ -109,7 +109,7 @@ rad_nerf_small = MethodSpecification(
             ambient_loss_ramp_steps=1000,
             eval_num_rays_per_chunk=1 << 13,
         ),
-        FaceFocusedPixelSamplerConfig(num_rays_per_batch=1024, face_fraction=0.6),
+        PortraitPixelSamplerConfig(kind="face-focused", num_rays_per_batch=1024, face_fraction=0.6),
         1000,
         learning_rates=(1e-2, 1e-3),  # a short run learns faster at twice RAD-NeRF's rates (+0.6 dB at 1500 steps)
     ),

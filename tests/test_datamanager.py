@@ -86,10 +86,9 @@ def test_more_than_one_process_is_refused(dataset):
 
 
 def test_face_focused_sampling_puts_its_share_of_rays_in_the_face_rect():
-    from rad_nerfstudio.data.pixel_samplers import FaceFocusedPixelSamplerConfig
 
     rects = torch.tensor([[10, 20, 30, 40], [0, 0, 5, 5]])
-    sampler = FaceFocusedPixelSamplerConfig(num_rays_per_batch=1000, face_fraction=0.6).setup(
+    sampler = PortraitPixelSamplerConfig(kind="face-focused", num_rays_per_batch=1000, face_fraction=0.6).setup(
         num_images=2, height=100, width=100, face_rects=rects
     )
     draws = sampler.sample(0)

@@ -30,7 +30,7 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     )
     saved = json.loads(output.read_text())
     assert saved == json.loads(json.dumps(report))
-    for key in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps"):
+    for key in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps", "model_mb"):
         assert isinstance(saved[key], float) and np.isfinite(saved[key]), key
     assert saved["frames"] == 10 and saved["unavailable"] == {}
     assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from rad_nerfstudio.model_components.compositing import over, render_samples
-from rad_nerfstudio.model_components.losses import entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.losses import entropy_loss, masked_mean, photometric_errors, photometric_loss
 from rad_nerfstudio.model_components.lpips_net import Lpips, LpipsUnavailableError
 from rad_nerfstudio.model_components.stages import StageSchedule
 
@@ -55,6 +55,9 @@ def test_each_photometric_loss_matches_its_formula(beta):
     assert torch.allclose(photometric_loss("smooth_l1", a, b, 1.0), 0.5 * F.mse_loss(a, b)), "beta 1 on [0,1]"
     with pytest.raises(ValueError):
         photometric_loss("l3", a, b)  # type: ignore[arg-type]
+    per_ray = photometric_errors("smooth_l1", a, b, beta)
+    assert per_ray.shape == (50,)
+    assert torch.allclose(per_ray, torch.where(d < beta, 0.5 * d**2 / beta, d - 0.5 * beta).mean(-1))
 
 
 def test_entropy_is_zero_for_decided_opacity_and_maximal_at_one_half():

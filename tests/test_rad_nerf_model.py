@@ -12,19 +12,39 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+import torch.nn.functional as F
+from nerfstudio.engine.callbacks import TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.viewer.utils import parse_object
 from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+from rad_nerfstudio.model_components.losses import photometric_loss
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 from rad_nerfstudio.render.controls import RenderControls
 
 GRID = HashGridConfig(num_levels=4, features_per_level=2, log2_hashmap_size=10, base_resolution=8, finest_resolution=64)
+
+
+def _model(manager, **overrides):
+    """A small rad-nerf model: 10 head steps, 2 lips steps, then the torso."""
+    return RadNerfModelConfig(
+        head=RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32),
+        torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
+        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
+        head_steps=10,
+        lips_steps=2,
+        lpips_pretrained=False,
+        **overrides,
+    ).setup(
+        scene_box=manager.train_dataset.scene_box,
+        num_train_data=len(manager.train_dataset),
+        metadata=manager.train_dataset.metadata,
+    )
 
 
 @pytest.fixture
@@ -32,19 +52,7 @@ def parts(dataset):
     config = TalkingPortraitDataManagerConfig(data=dataset)
     config.pixel_sampler.num_rays_per_batch = 256
     manager = config.setup(device="cpu")
-    model = RadNerfModelConfig(
-        head=RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32),
-        torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
-        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
-        head_steps=10,
-        lips_steps=2,
-        lpips_pretrained=False,
-    ).setup(
-        scene_box=manager.train_dataset.scene_box,
-        num_train_data=len(manager.train_dataset),
-        metadata=manager.train_dataset.metadata,
-    )
-    return manager, model
+    return manager, _model(manager)
 
 
 def _callbacks(manager, model):
@@ -270,3 +278,53 @@ def test_viewer_controls_are_installed_by_the_viewer_and_drive_viewer_cameras(pa
     torch.testing.assert_close(white - black, seen.expand(-1, -1, 3), atol=1e-5, rtol=0)
     camera.metadata = frame
     torch.testing.assert_close(_render(model, camera)["rgb"], dataset_view, msg="viewer controls leaked")
+
+
+def test_each_stage_uses_its_photometric_loss(parts):
+    manager, model = parts
+    model.config.photometric_loss, model.config.lips_photometric_loss = "l1", "smooth_l1"
+    model.config.loss_beta = 0.1
+    expected = {0: "l1", 10: "smooth_l1", 12: "l1"}  # head, lips, torso (unset: the head's)
+    for step, kind in expected.items():
+        _step(manager, model, step)
+        assert model.stage_photometric_loss == kind
+        ray_bundle, batch = manager.next_train(step + 1)
+        outputs = model(ray_bundle)
+        expected_loss = photometric_loss(kind, outputs["rgb"], batch["image"], 0.1)
+        torch.testing.assert_close(model.get_loss_dict(outputs, batch)["rgb_loss"], expected_loss)
+    model.config.torso_photometric_loss = "huber"
+    model.step = 12
+    assert model.stage_photometric_loss == "huber"
+
+
+def test_training_feeds_per_ray_errors_to_the_error_map_sampler(dataset):
+    config = TalkingPortraitDataManagerConfig(data=dataset)
+    config.pixel_sampler = PortraitPixelSamplerConfig(kind="error-map", num_rays_per_batch=256, map_resolution=16)
+    manager = config.setup(device="cpu")
+    model = _model(manager)
+    callbacks = _callbacks(manager, model)
+    _step(manager, model, 0)
+    ray_bundle, batch = manager.next_train(0)
+    outputs = model(ray_bundle)
+    losses = model.get_loss_dict(outputs, batch)
+    for callback in callbacks:
+        if TrainingCallbackLocation.AFTER_TRAIN_ITERATION in callback.where_to_run:
+            callback.run_callback_at_location(1, TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+    sampler = manager.train_pixel_sampler
+    known = ~torch.isnan(sampler.error_map)
+    assert 0 < int(known.sum()) <= 256
+    per_ray = F.mse_loss(outputs["rgb"], batch["image"], reduction="none").mean(-1).detach()
+    image, y, x = batch["indices"][0].tolist()
+    cell = sampler.error_map[image, y * 16 // 96, x * 16 // 96]
+    assert torch.isfinite(cell) and float(sampler.mean_error) == pytest.approx(float(per_ray.mean()), rel=1e-5)
+    assert float(losses["rgb_loss"].detach()) == pytest.approx(float(per_ray.mean()), rel=1e-5)
+    assert "train_pixel_sampler.error_map" in manager.state_dict(), "saved with the pipeline's checkpoints"
+
+
+def test_the_study_grid_preset_widens_every_table(parts):
+    manager, small = parts
+    study = _model(manager, grid_preset="study")
+    for name in ("head.spatial", "head.audio", "torso.grid"):
+        table = study.get_submodule(name).table
+        assert table.shape[-1] == 2 and table.shape[-2] == 2**16, name
+    assert sum(p.numel() for p in study.parameters()) > sum(p.numel() for p in small.parameters())

@@ -21,7 +21,10 @@ from torch.nn import Parameter
 
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.lips_patches import lips_patch_indices
-from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
+from rad_nerfstudio.data.pixel_samplers import (
+    PortraitPixelSampler,
+    PortraitPixelSamplerConfig,
+)
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
@@ -44,7 +47,7 @@ class TalkingPortraitDataManagerConfig(DataManagerConfig):
     dataparser: TalkingPortraitDataParserConfig = field(default_factory=TalkingPortraitDataParserConfig)
     """Dataset reader."""
     pixel_sampler: PortraitPixelSamplerConfig = field(default_factory=PortraitPixelSamplerConfig)
-    """Training pixel sampler (uniform by default)."""
+    """Training pixel sampler (--pipeline.datamanager.pixel-sampler.kind uniform | face-focused | error-map)."""
     eval_num_rays_per_batch: int = 4096
     """Rays per evaluation batch."""
     lips_patch_size: int = 32

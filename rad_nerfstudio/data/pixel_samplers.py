@@ -1,30 +1,55 @@
 """Pixel samplers over a cached image stack: they choose (image, row, column) triplets and may learn from
-per-ray feedback (the error-map sampler does). Uniform sampling lives here."""
+per-ray feedback (the error-map sampler does). Uniform and face-focused sampling live here."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Type
+from typing import Literal, Type
 
 import torch
 from jaxtyping import Float, Int
 from nerfstudio.configs.base_config import InstantiateConfig
-from torch import Tensor
+from torch import Tensor, nn
+
+SamplerKind = Literal["uniform", "face-focused", "error-map"]
 
 
 @dataclass
 class PortraitPixelSamplerConfig(InstantiateConfig):
-    """Uniform sampling of training pixels over all images."""
+    """How training pixels are chosen: uniformly, more inside the face, or where the error is."""
 
     _target: Type = field(default_factory=lambda: UniformPixelSampler)
+    """Unused: ``setup`` picks the sampler class from ``kind``."""
+    kind: SamplerKind = "uniform"
+    """uniform: every pixel alike; face-focused: a share inside the face rectangle; error-map: by error."""
     num_rays_per_batch: int = 4096
     """Rays per training batch."""
     seed: int = 0
     """Seed of the sampler's own random generator."""
+    face_fraction: float = 0.5
+    """face-focused: share of rays drawn inside each image's face rectangle."""
+    map_resolution: int = 128
+    """error-map: cells per side of each image's map (at most the image size; images x res^2 x 4 bytes)."""
+    uniform_fraction: float = 0.25
+    """error-map: share of every batch drawn uniformly over all pixels (so that no region starves)."""
+    error_momentum: float = 0.9
+    """error-map: a cell's error becomes momentum * old + (1 - momentum) * new."""
+    log_every: int = 500
+    """error-map: steps between map images written to nerfstudio's logger (tensorboard / wandb); 0: never."""
+    log_images: int = 8
+    """error-map: how many training images' maps the logged mosaic shows."""
+
+    def setup(self, **kwargs) -> "PortraitPixelSampler":
+        from rad_nerfstudio.data.error_map_sampler import ErrorMapPixelSampler
+
+        samplers = {"uniform": UniformPixelSampler, "face-focused": FaceFocusedPixelSampler}
+        return {**samplers, "error-map": ErrorMapPixelSampler}[self.kind](self, **kwargs)
 
 
-class PortraitPixelSampler:
-    """Base class: ``sample`` returns ``[rays, 3]`` long indices (image, row, column)."""
+class PortraitPixelSampler(nn.Module):
+    """Base class: ``sample`` returns ``[rays, 3]`` long indices (image, row, column).
+
+    A module, so that a sampler's state (the error map) is saved with the pipeline and restored on load."""
 
     def __init__(
         self,
@@ -34,6 +59,7 @@ class PortraitPixelSampler:
         width: int,
         face_rects: Int[Tensor, "images 4"] | None = None,
     ) -> None:
+        super().__init__()
         self.config = config
         self.num_images, self.height, self.width = num_images, height, width
         self.face_rects = face_rects
@@ -49,6 +75,9 @@ class PortraitPixelSampler:
     def update(self, indices: Int[Tensor, "rays 3"], errors: Float[Tensor, " rays"]) -> None:
         """Feedback after a training step (per-ray photometric error); uniform sampling ignores it."""
 
+    def log_images(self, step: int) -> None:
+        """Write what the sampler learned as images to nerfstudio's writer (nothing to show by default)."""
+
 
 class UniformPixelSampler(PortraitPixelSampler):
     """Every pixel of every training image equally likely."""
@@ -59,19 +88,9 @@ class UniformPixelSampler(PortraitPixelSampler):
         return (torch.rand((n, 3), generator=self.generator, dtype=torch.float64) * bounds).long()
 
 
-@dataclass
-class FaceFocusedPixelSamplerConfig(PortraitPixelSamplerConfig):
-    """A fraction of the rays inside each image's face rectangle, the rest uniform over the image."""
-
-    _target: Type = field(default_factory=lambda: FaceFocusedPixelSampler)
-    face_fraction: float = 0.5
-    """Share of rays drawn inside the face rectangle."""
-
-
 class FaceFocusedPixelSampler(UniformPixelSampler):
-    """Spends more rays on the face, where the head stages learn (the rest is given by the torso backdrop)."""
-
-    config: FaceFocusedPixelSamplerConfig
+    """A share of the rays inside each image's face rectangle, the rest uniform: more rays where the head stages
+    learn (the rest of the image is given by the torso backdrop)."""
 
     def sample(self, step: int) -> Int[Tensor, "rays 3"]:
         if self.face_rects is None:

@@ -12,20 +12,29 @@ from torch import Tensor
 PhotometricLoss = Literal["mse", "l1", "smooth_l1", "huber"]
 
 
+def photometric_errors(
+    kind: PhotometricLoss, prediction: Float[Tensor, "*b 3"], target: Float[Tensor, "*b 3"], beta: float = 1.0
+) -> Float[Tensor, "*b"]:
+    """Per-ray photometric error (mean over colour channels). ``beta`` is SmoothL1's beta / Huber's delta (on
+    [0, 1] colours SmoothL1 with ``beta = 1`` is half the MSE)."""
+    if kind == "mse":
+        error = F.mse_loss(prediction, target, reduction="none")
+    elif kind == "l1":
+        error = F.l1_loss(prediction, target, reduction="none")
+    elif kind == "smooth_l1":
+        error = F.smooth_l1_loss(prediction, target, reduction="none", beta=beta)
+    elif kind == "huber":
+        error = F.huber_loss(prediction, target, reduction="none", delta=beta)
+    else:
+        raise ValueError(f"unknown photometric loss {kind!r}")
+    return error.mean(-1)
+
+
 def photometric_loss(
     kind: PhotometricLoss, prediction: Float[Tensor, "*b 3"], target: Float[Tensor, "*b 3"], beta: float = 1.0
 ) -> Tensor:
-    """Mean photometric error. ``beta`` is SmoothL1's beta / Huber's delta (on [0, 1] colours SmoothL1 with
-    ``beta = 1`` is half the MSE)."""
-    if kind == "mse":
-        return F.mse_loss(prediction, target)
-    if kind == "l1":
-        return F.l1_loss(prediction, target)
-    if kind == "smooth_l1":
-        return F.smooth_l1_loss(prediction, target, beta=beta)
-    if kind == "huber":
-        return F.huber_loss(prediction, target, delta=beta)
-    raise ValueError(f"unknown photometric loss {kind!r}")
+    """Mean photometric error over rays (see :func:`photometric_errors`)."""
+    return photometric_errors(kind, prediction, target, beta).mean()
 
 
 def entropy_loss(accumulation: Float[Tensor, "*b 1"]) -> Tensor:

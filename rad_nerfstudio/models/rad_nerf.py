@@ -8,7 +8,7 @@ the head frozen), with an optional lips fine-tuning stage between them; each sta
 from __future__ import annotations
 
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ContextManager, Dict, List, Tuple, Type
 
 import cv2
@@ -21,6 +21,7 @@ from nerfstudio.data.scene_box import OrientedBox
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.models.base_model import Model, ModelConfig
 from nerfstudio.utils import colormaps
+from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
 from torchmetrics.functional.image import structural_similarity_index_measure
@@ -37,14 +38,16 @@ from rad_nerfstudio.data.portrait_tables import (
     PortraitTables,
 )
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_codes
+from rad_nerfstudio.field_components.grid_presets import GridPreset, preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
-from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_loss
+from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_errors
 from rad_nerfstudio.model_components.lpips_net import Lpips
+from rad_nerfstudio.model_components.model_size import parameter_megabytes
 from rad_nerfstudio.model_components.stages import Stage, StageSchedule
 from rad_nerfstudio.render.controls import RenderControls
 from rad_nerfstudio.viewer.portrait_controls import PortraitViewerControls
@@ -69,7 +72,13 @@ class RadNerfModelConfig(ModelConfig):
     audio_attention: bool = True
     """Attend over the 8 neighbouring audio windows (AudioAttNet)."""
     photometric_loss: PhotometricLoss = "mse"
-    """Photometric loss."""
+    """Photometric loss of the head stage (and of the other stages unless set below)."""
+    lips_photometric_loss: PhotometricLoss | None = None
+    """Photometric loss of the lips stage (None: photometric_loss). The study's best: l1, then smooth_l1 here."""
+    torso_photometric_loss: PhotometricLoss | None = None
+    """Photometric loss of the torso stage (None: photometric_loss)."""
+    grid_preset: GridPreset = "config"
+    """Hash-grid sizes: as configured per encoder, or 'study' (2 features per level, 2^16 entries everywhere)."""
     loss_beta: float = 1.0
     """SmoothL1 beta / Huber delta."""
     entropy_loss_mult: float = 1e-4
@@ -120,8 +129,15 @@ class RadNerfModel(Model):
         self.torso_paths = list(tables.torso_paths)
         self.schedule = StageSchedule(self.config.head_steps, self.config.lips_steps, self.config.train_torso)
         self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
-        self.head = RadHeadField(self.config.head, self.config.audio_code_dim, tables.num_frames)
-        self.torso = TorsoField(self.config.torso, tables.num_frames)
+        preset = self.config.grid_preset
+        head_config = replace(
+            self.config.head,
+            spatial_grid=preset_grid(preset, self.config.head.spatial_grid),
+            audio_grid=preset_grid(preset, self.config.head.audio_grid),
+        )
+        torso_config = replace(self.config.torso, grid=preset_grid(preset, self.config.torso.grid))
+        self.head = RadHeadField(head_config, self.config.audio_code_dim, tables.num_frames)
+        self.torso = TorsoField(torso_config, tables.num_frames)
         self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
         self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
@@ -133,6 +149,8 @@ class RadNerfModel(Model):
         plate_height, plate_width = tables.background.shape[:2]
         self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
         self._active_controls: RenderControls | None = None
+        self._ray_feedback: Tuple[Tensor, Tensor] | None = None  # (indices, per-ray errors) of the last step
+        CONSOLE.print(f"rad-nerf model: {parameter_megabytes(self):.1f} MB of parameters")
 
     # ----------------------------------------------------------------------------------------- training plumbing
     @property
@@ -146,6 +164,15 @@ class RadNerfModel(Model):
     @property
     def stage(self) -> Stage:
         return self.schedule.stage_at(self.step)
+
+    @property
+    def stage_photometric_loss(self) -> PhotometricLoss:
+        """The photometric loss of the current stage."""
+        per_stage: Dict[Stage, PhotometricLoss | None] = {
+            "lips": self.config.lips_photometric_loss,
+            "torso": self.config.torso_photometric_loss,
+        }
+        return per_stage.get(self.stage) or self.config.photometric_loss
 
     @property
     def torso_trained(self) -> bool:
@@ -190,11 +217,19 @@ class RadNerfModel(Model):
             if self.ema is not None:
                 self.ema.update()
 
+        def feed_the_pixel_sampler(step: int) -> None:
+            sampler = getattr(datamanager, "train_pixel_sampler", None)
+            if sampler is not None and self._ray_feedback is not None:
+                sampler.update(*self._ray_feedback)
+                sampler.log_images(step)
+            self._ray_feedback = None
+
         where = [TrainingCallbackLocation.BEFORE_TRAIN_ITERATION]
         return [
             TrainingCallback(where, set_step),
             TrainingCallback(where, update_occupancy),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_ema),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], feed_the_pixel_sampler),
         ]
 
     def lips_lpips(self) -> Lpips:
@@ -315,9 +350,10 @@ class RadNerfModel(Model):
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
         image = batch["image"].to(self.device)
-        losses = {
-            "rgb_loss": photometric_loss(self.config.photometric_loss, outputs["rgb"], image, self.config.loss_beta)
-        }
+        errors = photometric_errors(self.stage_photometric_loss, outputs["rgb"], image, self.config.loss_beta)
+        losses = {"rgb_loss": errors.mean()}
+        if self.training:
+            self._ray_feedback = (batch["indices"], errors.detach())
         if self.stage != "torso":
             losses["entropy_loss"] = self.config.entropy_loss_mult * entropy_loss(outputs["accumulation"])
             indices = batch["indices"].to(self.device)

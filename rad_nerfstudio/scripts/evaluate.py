@@ -80,6 +80,7 @@ def evaluate_portrait(
     from rad_nerfstudio.io.atomic import write_text_atomic
     from rad_nerfstudio.io.video import Mp4Writer
     from rad_nerfstudio.model_components import lpips_net
+    from rad_nerfstudio.model_components.model_size import parameter_megabytes
 
     run = load_trained_run(args.load_config)
     model, datamanager, checkpoint, step = run.model, run.datamanager, run.checkpoint, run.step
@@ -143,6 +144,7 @@ def evaluate_portrait(
         "frames": len(rows),
         **means,
         "render_fps": len(rows) / render_seconds,
+        "model_mb": parameter_megabytes(model),
         "unavailable": unavailable,
         "files": {"side_by_side_video": str(video_path), "per_frame_plot": str(plot_path)},
         "per_frame": {"img_id": img_ids, **{name: values for name, values in per_frame.items() if values}},
