@@ -47,15 +47,17 @@ class ErrorMapPixelSampler(UniformPixelSampler):
         return lo + (u * (hi - lo)).long().clamp(max=(hi - lo - 1).clamp(min=0))
 
     # --------------------------------------------------------------------------------------------- weights
-    def _refresh_row_sums(self, images: Tensor | None = None) -> None:
-        """Per (image, cell row): the sum of known errors and the number of cells not seen yet."""
-        if images is None:
-            self._known_sum = torch.nan_to_num(self.error_map, nan=0.0).sum(-1)
-            self._unknown = torch.isnan(self.error_map).sum(-1).float()
+    def _refresh_row_sums(self, rows: Int[Tensor, " n"] | None = None) -> None:
+        """Per (image, cell row): the sum of known errors and the number of cells not seen yet. ``rows`` are flat
+        ``image * cells_y + cell_row`` indices to recompute (all of them when None)."""
+        by_row = self.error_map.view(-1, self.cells_x)
+        if rows is None:
+            self._known_sum = torch.nan_to_num(by_row, nan=0.0).sum(-1).view(self.num_images, self.cells_y)
+            self._unknown = torch.isnan(by_row).sum(-1).float().view(self.num_images, self.cells_y)
             return
-        block = self.error_map[images]
-        self._known_sum[images] = torch.nan_to_num(block, nan=0.0).sum(-1)
-        self._unknown[images] = torch.isnan(block).sum(-1).float()
+        block = by_row[rows]
+        self._known_sum.view(-1)[rows] = torch.nan_to_num(block, nan=0.0).sum(-1)
+        self._unknown.view(-1)[rows] = torch.isnan(block).sum(-1).float()
 
     @property
     def _fill(self) -> float:
@@ -102,7 +104,7 @@ class ErrorMapPixelSampler(UniformPixelSampler):
         self.mean_error.copy_(
             batch_mean if torch.isnan(self.mean_error) else m * self.mean_error + (1 - m) * batch_mean
         )
-        self._refresh_row_sums(torch.unique(indices[:, 0]))
+        self._refresh_row_sums(torch.unique(cells // self.cells_x))  # only the rows of cells this step touched
 
     def log_images(self, step: int) -> None:
         if self.config.log_every <= 0 or step % self.config.log_every:
