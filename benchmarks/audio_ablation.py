@@ -16,15 +16,12 @@ import numpy as np
 import torch
 
 
-def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float(-10 * torch.log10(torch.mean((a - b) ** 2).clamp(min=1e-10)))
-
-
 @torch.no_grad()
 def evaluate(load_config: Path, output: Path) -> dict:
     from nerfstudio.utils.eval_utils import eval_setup
 
     from rad_nerfstudio.data.portrait_tables import PORTRAIT_METADATA_KEY
+    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr
     from rad_nerfstudio.io.layout import write_image
 
     _, pipeline, _, step = eval_setup(load_config, test_mode="val")
@@ -45,7 +42,7 @@ def evaluate(load_config: Path, output: Path) -> dict:
             gt = manager.eval_images[k].float() / 255.0
             x0, y0, x1, y1 = tables.rects["lips"][int(rows[k])].tolist()
             full.append(psnr(rgb, gt))
-            lips.append(psnr(rgb[y0:y1, x0:x1], gt[y0:y1, x0:x1]))
+            lips.append(rect_psnr(rgb, gt, (x0, y0, x1, y1)))
             if k < 6:
                 if name == "true":
                     crops.append([gt[y0:y1, x0:x1], rgb[y0:y1, x0:x1]])

@@ -43,6 +43,8 @@ def _model_configs() -> dict:
 def _time_model(name, config, manager, steps: int, warmup: int) -> dict:
     from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 
+    from rad_nerfstudio.model_components.model_size import parameter_megabytes
+
     torch.manual_seed(0)
     model = config.setup(
         scene_box=manager.train_dataset.scene_box,
@@ -73,12 +75,11 @@ def _time_model(name, config, manager, steps: int, warmup: int) -> dict:
         start = time.perf_counter()
         model.get_outputs_for_camera(camera)
         renders.append(time.perf_counter() - start)
-    parameters_mb = sum(p.numel() * p.element_size() for p in model.parameters()) / 2**20
     return {
         "model": name,
         "ms_per_step": 1000 * sum(durations) / len(durations),
         "ms_per_frame": 1000 * min(renders),
-        "parameters_mib": round(parameters_mb, 1),
+        "parameters_mib": round(parameter_megabytes(model), 1),
     }
 
 

@@ -21,10 +21,7 @@ from torch.nn import Parameter
 
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.lips_patches import lips_patch_indices
-from rad_nerfstudio.data.pixel_samplers import (
-    PortraitPixelSampler,
-    PortraitPixelSamplerConfig,
-)
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,

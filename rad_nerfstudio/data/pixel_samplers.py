@@ -42,8 +42,12 @@ class PortraitPixelSamplerConfig(InstantiateConfig):
     def setup(self, **kwargs) -> "PortraitPixelSampler":
         from rad_nerfstudio.data.error_map_sampler import ErrorMapPixelSampler
 
-        samplers = {"uniform": UniformPixelSampler, "face-focused": FaceFocusedPixelSampler}
-        return {**samplers, "error-map": ErrorMapPixelSampler}[self.kind](self, **kwargs)
+        samplers = {
+            "uniform": UniformPixelSampler,
+            "face-focused": FaceFocusedPixelSampler,
+            "error-map": ErrorMapPixelSampler,
+        }
+        return samplers[self.kind](self, **kwargs)
 
 
 class PortraitPixelSampler(nn.Module):

@@ -24,7 +24,6 @@ from nerfstudio.utils import colormaps
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
-from torchmetrics.functional.image import structural_similarity_index_measure
 
 from rad_nerfstudio.audio.windows import neighbour_windows
 from rad_nerfstudio.data.backdrops import torso_backdrop
@@ -37,6 +36,7 @@ from rad_nerfstudio.data.portrait_tables import (
     TORSO_POSE_KEY,
     PortraitTables,
 )
+from rad_nerfstudio.evaluation.image_metrics import psnr, ssim
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_codes
 from rad_nerfstudio.field_components.grid_presets import GridPreset, preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
@@ -435,11 +435,7 @@ class RadNerfModel(Model):
     ) -> Tuple[Dict[str, float], Dict[str, Tensor]]:
         image = batch["image"].to(self.device)[..., :3]
         rgb = outputs["rgb"].clamp(0, 1)
-        mse = torch.mean((rgb - image) ** 2)
-        ssim = structural_similarity_index_measure(
-            rgb.permute(2, 0, 1)[None], image.permute(2, 0, 1)[None], data_range=1.0
-        )
-        metrics = {"psnr": float(-10 * torch.log10(mse)), "ssim": float(ssim)}  # type: ignore[arg-type]
+        metrics = {"psnr": psnr(rgb, image), "ssim": ssim(rgb, image)}
         images = {
             "img": torch.cat([image, rgb], dim=1),
             "accumulation": colormaps.apply_colormap(outputs["accumulation"]),

@@ -91,13 +91,9 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
     tables = datamanager.tables
     driving = load_driving_audio(args.audio, tables.audio_extractor, tables.audio_dim, tables.fps, args.audio_track)
     length = driving.num_frames
-    codes = model.encode_audio(driving.windows, args.smoothing)  # type: ignore[operator]
+    codes = model.encode_audio(driving.windows, args.smoothing)
     cameras, camera_index = plan_cameras(
-        args.pose,
-        args.pose_frame,
-        datamanager.train_dataset.cameras,
-        model.viewer_frame,
-        length,  # type: ignore
+        args.pose, args.pose_frame, datamanager.train_dataset.cameras, model.viewer_frame, length
     )
     train_eyes = tables.eye[tables.splits["train"]]
     eyes = plan_eye(args.eye, length, tables.fps, float(train_eyes.median()), args.seed)
