@@ -7,12 +7,12 @@ Importing it also makes checkpoints written by nerfstudio loadable under torch's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Tuple
+from dataclasses import dataclass, replace
+from typing import Any, Dict, Tuple, Type
 
 import torch
 from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
-from nerfstudio.engine.optimizers import AdamOptimizerConfig
+from nerfstudio.engine.optimizers import AdamOptimizerConfig, OptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
 from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
@@ -25,6 +25,7 @@ from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+from rad_nerfstudio.models.er_nerf import ErNerfModelConfig
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 
 allow_numpy_scalars_in_checkpoints()
@@ -38,7 +39,16 @@ class RadAdamConfig(AdamOptimizerConfig):
     eps: float = 1e-15
 
 
-def _optimizers(grid_lr: float, mlp_lr: float, torso_start: int, max_steps: int) -> dict:
+@dataclass
+class ErNerfAdamWConfig(OptimizerConfig):
+    """AdamW with ER-NeRF's betas (0, 0.99) and no weight decay."""
+
+    _target: Type = torch.optim.AdamW
+    betas: Tuple[float, float] = (0.0, 0.99)
+    weight_decay: float = 0.0
+
+
+def _optimizers(grid_lr: float, mlp_lr: float, torso_start: int, max_steps: int, optimizer: OptimizerConfig) -> dict:
     """Grids and MLPs at their own learning rates, decaying to a tenth (RAD-NeRF); the torso's groups hold their
     rate until the torso stage starts and decay from there."""
     groups = {}
@@ -47,7 +57,7 @@ def _optimizers(grid_lr: float, mlp_lr: float, torso_start: int, max_steps: int)
             scheduler = ExponentialDecaySchedulerConfig(
                 lr_pre_warmup=lr, lr_final=lr / 10, warmup_steps=start, max_steps=max_steps
             )
-            groups[prefix + name] = {"optimizer": RadAdamConfig(lr=lr), "scheduler": scheduler}
+            groups[prefix + name] = {"optimizer": replace(optimizer, lr=lr), "scheduler": scheduler}
     return groups
 
 
@@ -57,8 +67,10 @@ def rad_nerf_config(
     sampler: PortraitPixelSamplerConfig,
     steps_per_eval_image: int,
     learning_rates: Tuple[float, float] = (5e-3, 5e-4),
+    optimizer: OptimizerConfig | None = None,
 ) -> TrainerConfig:
-    """A talking-portrait trainer: ``learning_rates`` are (hash grids, MLPs), RAD-NeRF's by default."""
+    """A talking-portrait trainer (rad-nerf or er-nerf model): ``learning_rates`` are (hash grids, MLPs) and
+    ``optimizer`` their optimizer, RAD-NeRF's by default."""
     torso_start = model.head_steps + model.lips_steps
     max_steps = torso_start + (max(500, model.head_steps // 3) if model.train_torso else 0)
     return TrainerConfig(
@@ -77,7 +89,7 @@ def rad_nerf_config(
             ),
             model=model,
         ),
-        optimizers=_optimizers(*learning_rates, torso_start, max_steps),
+        optimizers=_optimizers(*learning_rates, torso_start, max_steps, optimizer or RadAdamConfig()),
         viewer=ViewerConfig(num_rays_per_chunk=1 << 14),
         vis="viewer",
     )
@@ -86,6 +98,24 @@ def rad_nerf_config(
 SMALL_GRID = HashGridConfig(
     num_levels=8, features_per_level=2, log2_hashmap_size=14, base_resolution=16, finest_resolution=512
 )
+
+
+def _small_run() -> Dict[str, Any]:
+    """Model settings both CPU-sized variants share: small torso and occupancy grids, 2500 head + 500 lips steps."""
+    return dict(
+        torso=TorsoFieldConfig(grid=SMALL_GRID),
+        occupancy=OccupancyGridConfig(resolution=64, candidates=96, update_fraction=0.25),
+        head_steps=2500,
+        lips_steps=500,
+        ambient_loss_ramp_steps=1000,
+        eval_num_rays_per_chunk=1 << 13,
+    )
+
+
+def _small_sampler() -> PortraitPixelSamplerConfig:
+    """1024 rays per batch, 60 % of them in the face rectangle."""
+    return PortraitPixelSamplerConfig(kind="face-focused", num_rays_per_batch=1024, face_fraction=0.6)
+
 
 rad_nerf = MethodSpecification(
     config=rad_nerf_config(
@@ -100,18 +130,34 @@ rad_nerf = MethodSpecification(
 rad_nerf_small = MethodSpecification(
     config=rad_nerf_config(
         "rad-nerf-small",
-        RadNerfModelConfig(
-            head=RadHeadFieldConfig(spatial_grid=SMALL_GRID, audio_grid=SMALL_GRID),
-            torso=TorsoFieldConfig(grid=SMALL_GRID),
-            occupancy=OccupancyGridConfig(resolution=64, candidates=96, update_fraction=0.25),
-            head_steps=2500,
-            lips_steps=500,
-            ambient_loss_ramp_steps=1000,
-            eval_num_rays_per_chunk=1 << 13,
-        ),
-        PortraitPixelSamplerConfig(kind="face-focused", num_rays_per_batch=1024, face_fraction=0.6),
+        RadNerfModelConfig(head=RadHeadFieldConfig(spatial_grid=SMALL_GRID, audio_grid=SMALL_GRID), **_small_run()),
+        _small_sampler(),
         1000,
         learning_rates=(1e-2, 1e-3),  # a short run learns faster at twice RAD-NeRF's rates (+0.6 dB at 1500 steps)
     ),
     description="RAD-NeRF sized to learn the bundled sample on a CPU in minutes",
+)
+
+er_nerf = MethodSpecification(
+    config=rad_nerf_config(
+        "er-nerf",
+        ErNerfModelConfig(head_steps=100000, lips_steps=25000),
+        PortraitPixelSamplerConfig(num_rays_per_batch=16384),
+        2000,
+        learning_rates=(1e-2, 1e-3),
+        optimizer=ErNerfAdamWConfig(),
+    ),
+    description="ER-NeRF talking portrait: tri-plane hash head, region attention, adaptive pose torso (GPU)",
+)
+
+er_nerf_small = MethodSpecification(
+    config=rad_nerf_config(
+        "er-nerf-small",
+        ErNerfModelConfig(**_small_run()),  # ER-NeRF's tri-plane grids are already small (3 x 12 x 2^14 entries)
+        _small_sampler(),
+        1000,
+        learning_rates=(1e-2, 1e-3),
+        optimizer=ErNerfAdamWConfig(),
+    ),
+    description="ER-NeRF sized to learn the bundled sample on a CPU in minutes",
 )

@@ -1,5 +1,6 @@
-"""Side-by-side CPU speed: ms per training step and ms per rendered frame of rad-nerf (small and paper sizes)
-against nerfacto with nerfstudio's torch implementation, at the same rays per batch and resolution, in one run.
+"""Side-by-side CPU speed: ms per training step and ms per rendered frame of rad-nerf and er-nerf (small and
+paper sizes) against nerfacto with nerfstudio's torch implementation, at the same rays per batch and resolution,
+in one run.
 
     python benchmarks/train_render_speed.py [--data DIR] [--rays 1024] [--steps 20] [--output results.json]
 
@@ -30,13 +31,15 @@ def _model_configs() -> dict:
     import torchmetrics.image.lpip
     from nerfstudio.models.nerfacto import NerfactoModelConfig
 
-    from rad_nerfstudio.method_configs import rad_nerf, rad_nerf_small
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
 
     torchmetrics.image.lpip.LearnedPerceptualImagePatchSimilarity = _InertLpips  # type: ignore[misc]
     return {
         "nerfacto (torch)": NerfactoModelConfig(implementation="torch"),
         "rad-nerf-small": rad_nerf_small.config.pipeline.model,
         "rad-nerf (paper sizes)": rad_nerf.config.pipeline.model,
+        "er-nerf-small": er_nerf_small.config.pipeline.model,
+        "er-nerf (paper sizes)": er_nerf.config.pipeline.model,
     }
 
 

@@ -1,7 +1,8 @@
 """The follow-up study's three training changes, measured: ray sampling (face-focused / uniform / error map),
 photometric loss (mse / l1 / l1 then smooth_l1 in the lips stage) and hash-grid size (as configured / the study's
-2 features x 2^16). Every variant trains rad-nerf-small on the same dataset with the same step budget on this
-machine, then rad-eval measures it on the validation frames.
+2 features x 2^16); and the er-nerf head against rad-nerf's. Every variant trains rad-nerf-small (or
+er-nerf-small) on the same dataset with the same step budget on this machine, then rad-eval measures it on the
+validation frames.
 
     python benchmarks/training_ablation.py --data demo/sample [--head-steps 1500] [--lips-steps 300]
         [--output-dir benchmarks/results/ablation] [--variants baseline error-map ...]
@@ -18,36 +19,38 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, NamedTuple
 
 BIN = Path(sys.executable).parent
 
-VARIANTS: Dict[str, List[str]] = {
-    "baseline": [],  # rad-nerf-small: face-focused sampling, mse, its own grids
-    "uniform": ["--pipeline.datamanager.pixel-sampler.kind", "uniform"],
-    "error-map": ["--pipeline.datamanager.pixel-sampler.kind", "error-map"],
-    "l1": ["--pipeline.model.photometric-loss", "l1"],
-    "l1+smooth_l1": [
-        "--pipeline.model.photometric-loss",
-        "l1",
-        "--pipeline.model.lips-photometric-loss",
-        "smooth_l1",
-        "--pipeline.model.loss-beta",
-        "0.1",
-    ],
-    "study-grid": ["--pipeline.model.grid-preset", "study"],
+
+class Variant(NamedTuple):
+    method: str
+    arguments: List[str]
+
+
+L1_THEN_SMOOTH_L1 = ["--pipeline.model.photometric-loss", "l1", "--pipeline.model.lips-photometric-loss", "smooth_l1"]
+
+VARIANTS: Dict[str, Variant] = {
+    "baseline": Variant("rad-nerf-small", []),  # face-focused sampling, mse, its own grids
+    "uniform": Variant("rad-nerf-small", ["--pipeline.datamanager.pixel-sampler.kind", "uniform"]),
+    "error-map": Variant("rad-nerf-small", ["--pipeline.datamanager.pixel-sampler.kind", "error-map"]),
+    "l1": Variant("rad-nerf-small", ["--pipeline.model.photometric-loss", "l1"]),
+    "l1+smooth_l1": Variant("rad-nerf-small", [*L1_THEN_SMOOTH_L1, "--pipeline.model.loss-beta", "0.1"]),
+    "study-grid": Variant("rad-nerf-small", ["--pipeline.model.grid-preset", "study"]),
+    "er-nerf": Variant("er-nerf-small", []),  # tri-plane head with region attention; ER-NeRF's AdamW
 }
 """Each variant changes one thing relative to the baseline."""
 
 
 def train(name: str, data: Path, output: Path, head_steps: int, lips_steps: int, lpips_pretrained: bool) -> float:
     """Train one variant; returns the wall time in seconds."""
-    command = [str(BIN / "ns-train"), "rad-nerf-small", "--data", str(data), "--vis", "tensorboard"]
+    command = [str(BIN / "ns-train"), VARIANTS[name].method, "--data", str(data), "--vis", "tensorboard"]
     command += ["--output-dir", str(output), "--timestamp", name, "--steps-per-eval-image", "1000000"]
     command += ["--pipeline.model.head-steps", str(head_steps), "--pipeline.model.lips-steps", str(lips_steps)]
     command += ["--pipeline.model.train-torso", "False", "--max-num-iterations", str(head_steps + lips_steps)]
     command += ["--pipeline.model.lpips-pretrained", str(lpips_pretrained)]
-    command += VARIANTS[name]
+    command += VARIANTS[name].arguments
     start = time.perf_counter()
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode:
@@ -73,7 +76,7 @@ def main() -> None:
     for name in args.variants:
         print(f"[ablation] training {name}", flush=True)
         seconds = train(name, args.data, runs, args.head_steps, args.lips_steps, args.lpips_pretrained)
-        config = runs / args.data.name / "rad-nerf-small" / name / "config.yml"
+        config = runs / args.data.name / VARIANTS[name].method / name / "config.yml"
         report = evaluate_portrait(EvalArgs(config, args.output_dir / f"{name}.json", lmd=False))
         rows.append(
             {
@@ -82,6 +85,7 @@ def main() -> None:
                 "lips_psnr": report["lips_psnr"],
                 "lpips": report["lpips"],
                 "train_s": seconds,
+                "render_ms": 1000.0 / report["render_fps"],
                 "model_mb": report["model_mb"],
             }
         )
@@ -94,16 +98,18 @@ def main() -> None:
 
 def _markdown(rows: list, args: argparse.Namespace) -> str:
     lines = [
-        f"rad-nerf-small on `{args.data}`: {args.head_steps} head + {args.lips_steps} lips steps, no torso stage.",
+        f"rad-nerf-small (er-nerf: er-nerf-small) on `{args.data}`: {args.head_steps} head + {args.lips_steps} lips"
+        " steps, no torso stage. train s: wall time of ns-train; render ms: per validation frame (rad-eval).",
         "",
-        "| variant | PSNR | lips PSNR | LPIPS | train s | model MB |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| variant | PSNR | lips PSNR | LPIPS | train s | render ms | model MB |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in rows:
         lpips = "n/a" if r["lpips"] is None else f"{r['lpips']:.4f}"
         size = f"{r['model_mb']:.1f}"
         lines.append(
-            f"| {r['variant']} | {r['psnr']:.2f} | {r['lips_psnr']:.2f} | {lpips} | {r['train_s']:.0f} | {size} |"
+            f"| {r['variant']} | {r['psnr']:.2f} | {r['lips_psnr']:.2f} | {lpips} | {r['train_s']:.0f} "
+            f"| {r['render_ms']:.0f} | {size} |"
         )
     return "\n".join(lines) + "\n"
 

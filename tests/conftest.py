@@ -31,15 +31,13 @@ def dataset(sample_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_dir, tmp_path / "dataset"))
 
 
-@pytest.fixture(scope="session")
-def trained_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """config.yml of a 4-step rad-nerf-small run (2 head steps, 2 torso steps) on ``root/portrait``, a copy of
-    the sample; the config is ``root/outputs/portrait/rad-nerf-small/t/config.yml``."""
-    root = tmp_path_factory.mktemp("render_run")
+def train_small_run(method: str, sample_dir: Path, root: Path) -> Path:
+    """config.yml of a 4-step ``method`` run (2 head steps, 2 torso steps) on ``root/portrait``, a copy of the
+    sample; the config is ``root/outputs/portrait/<method>/t/config.yml``."""
     data = Path(shutil.copytree(sample_dir, root / "portrait"))
     command = [
         str(Path(sys.executable).parent / "ns-train"),
-        "rad-nerf-small",
+        method,
         "--data",
         str(data),
         "--vis",
@@ -59,4 +57,10 @@ def trained_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
     ]
     result = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return root / "outputs" / "portrait" / "rad-nerf-small" / "t" / "config.yml"
+    return root / "outputs" / "portrait" / method / "t" / "config.yml"
+
+
+@pytest.fixture(scope="session")
+def trained_run(sample_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 4-step rad-nerf-small run (see ``train_small_run``)."""
+    return train_small_run("rad-nerf-small", sample_dir, tmp_path_factory.mktemp("render_run"))

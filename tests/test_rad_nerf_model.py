@@ -7,27 +7,26 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from nerfstudio.engine.callbacks import TrainingCallbackAttributes, TrainingCallbackLocation
+from nerfstudio.engine.callbacks import TrainingCallbackLocation
 from nerfstudio.viewer.utils import parse_object
 from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
-from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.losses import photometric_loss
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 from rad_nerfstudio.render.controls import RenderControls
+from tests.model_steps import TINY_GRID, train_step, training_callbacks
 
-GRID = HashGridConfig(num_levels=4, features_per_level=2, log2_hashmap_size=10, base_resolution=8, finest_resolution=64)
+GRID = TINY_GRID
 
 
 def _model(manager, **overrides):
@@ -55,25 +54,9 @@ def parts(dataset):
     return manager, _model(manager)
 
 
-def _callbacks(manager, model):
-    pipeline = SimpleNamespace(datamanager=manager)
-    return model.get_training_callbacks(TrainingCallbackAttributes(None, None, pipeline, None))  # type: ignore
-
-
-def _step(manager, model, step):
-    for callback in _callbacks(manager, model)[:1]:  # set_step: the stage, and the data manager's lips flag
-        callback.run_callback_at_location(step, callback.where_to_run[0])
-    ray_bundle, batch = manager.next_train(step)
-    outputs = model(ray_bundle)
-    losses = model.get_loss_dict(outputs, batch, model.get_metrics_dict(outputs, batch))
-    model.zero_grad(set_to_none=True)
-    sum(losses.values()).backward()
-    return outputs, losses
-
-
 def test_head_stage_outputs_losses_and_gradients(parts):
     manager, model = parts
-    outputs, losses = _step(manager, model, 0)
+    outputs, losses = train_step(manager, model, 0)
     for key, width in (("rgb", 3), ("head_rgb", 3), ("accumulation", 1), ("depth", 1), ("ambient", 1)):
         assert outputs[key].shape == (256, width), key
     assert set(losses) == {"rgb_loss", "entropy_loss", "ambient_loss"}
@@ -85,7 +68,7 @@ def test_head_stage_outputs_losses_and_gradients(parts):
 
 def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(parts):
     manager, model = parts
-    outputs, losses = _step(manager, model, 10)
+    outputs, losses = train_step(manager, model, 10)
     assert model.stage == "lips" and manager.lips_stage
     assert outputs["rgb"].shape == (32 * 32, 3)
     assert set(losses) == {"rgb_loss", "entropy_loss", "ambient_loss", "lips_lpips_loss"}
@@ -93,15 +76,15 @@ def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(part
     assert model.head.spatial.table.grad is not None and model.head.spatial.table.grad.abs().sum() > 0
     assert not any("lpips" in name for name in model.state_dict()), "LPIPS is neither saved nor trained"
     assert sum(len(g) for g in model.get_param_groups().values()) == len(list(model.parameters()))
-    outputs, losses = _step(manager, model, 11)
+    outputs, losses = train_step(manager, model, 11)
     assert outputs["rgb"].shape == (256, 3) and "lips_lpips_loss" not in losses
-    _step(manager, model, 12)
+    train_step(manager, model, 12)
     assert model.stage == "torso" and not manager.lips_stage
 
 
 def test_torso_stage_freezes_the_head_and_trains_the_torso(parts):
     manager, model = parts
-    outputs, losses = _step(manager, model, 12)
+    outputs, losses = train_step(manager, model, 12)
     assert model.stage == "torso" and set(losses) == {"rgb_loss"}
     assert outputs["torso_alpha"].shape == (256, 1)
     assert model.torso.grid.table.grad is not None and model.torso.grid.table.grad.abs().sum() > 0
@@ -132,7 +115,7 @@ def test_the_trained_step_and_so_the_stage_is_saved_with_the_model(parts):
 
 def test_occupancy_callback_updates_the_grid_under_a_training_condition(parts):
     _, model = parts
-    callbacks = _callbacks(*parts)
+    callbacks = training_callbacks(*parts)
     assert model.occupancy.occupancy_ratio() == 1.0
     for callback in callbacks:
         callback.run_callback_at_location(0, callback.where_to_run[0])
@@ -286,7 +269,7 @@ def test_each_stage_uses_its_photometric_loss(parts):
     model.config.loss_beta = 0.1
     expected = {0: "l1", 10: "smooth_l1", 12: "l1"}  # head, lips, torso (unset: the head's)
     for step, kind in expected.items():
-        _step(manager, model, step)
+        train_step(manager, model, step)
         assert model.stage_photometric_loss == kind
         ray_bundle, batch = manager.next_train(step + 1)
         outputs = model(ray_bundle)
@@ -302,8 +285,8 @@ def test_training_feeds_per_ray_errors_to_the_error_map_sampler(dataset):
     config.pixel_sampler = PortraitPixelSamplerConfig(kind="error-map", num_rays_per_batch=256, map_resolution=16)
     manager = config.setup(device="cpu")
     model = _model(manager)
-    callbacks = _callbacks(manager, model)
-    _step(manager, model, 0)
+    callbacks = training_callbacks(manager, model)
+    train_step(manager, model, 0)
     ray_bundle, batch = manager.next_train(0)
     outputs = model(ray_bundle)
     losses = model.get_loss_dict(outputs, batch)

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
@@ -21,35 +20,20 @@ from rad_nerfstudio.errors import AudioInputError, InputFileError
 from rad_nerfstudio.io.video import Mp4Writer
 from rad_nerfstudio.render.driving_audio import load_driving_audio
 from rad_nerfstudio.scripts.render import RenderArgs, render_portrait
+from tests.helpers import audio_clip, read_mp4_streams
 
 BIN = Path(sys.executable).parent
 
 
-def _clip(sample_dir: Path, path: Path, seconds: float) -> Path:
-    audio, rate = soundfile.read(sample_dir / "aud.wav", dtype="float32")
-    soundfile.write(path, audio[: int(seconds * rate)], rate)
-    return path
-
-
-def _streams(path: Path) -> dict:
-    with av.open(str(path)) as container:
-        frames = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
-    with av.open(str(path)) as container:
-        audio = container.streams.audio
-        samples = sum(frame.samples for frame in container.decode(audio=0)) if audio else 0
-        rate = audio[0].rate if audio else 0
-    return {"frames": np.stack(frames), "audio_seconds": samples / rate if rate else 0.0}
-
-
 def test_rad_render_writes_one_frame_per_25th_of_a_second_with_the_driving_audio(trained_run, sample_dir, tmp_path):
-    clip = _clip(sample_dir, tmp_path / "speech.wav", 1.2)
+    clip = audio_clip(sample_dir, tmp_path / "speech.wav", 1.2)
     output = tmp_path / "out" / "portrait.mp4"
     command = [str(BIN / "rad-render"), "--load-config", str(trained_run), "--audio", str(clip)]
     command += ["--output-path", str(output), "--resolution-scale", "0.5"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "fps" in result.stdout and str(output) in result.stdout.replace("\n", "")
-    streams = _streams(output)
+    streams = read_mp4_streams(output)
     assert abs(len(streams["frames"]) - 1.2 * 25) <= 1
     assert streams["frames"].shape[1:] == (48, 48, 3)
     assert abs(streams["audio_seconds"] - 1.2) < 0.07
@@ -81,7 +65,7 @@ def _camera_path(trained_run: Path, path: Path) -> Path:
     ],
 )
 def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path, pose, eye, background, torso):
-    clip = _clip(sample_dir, tmp_path / "speech.flac", 0.4)
+    clip = audio_clip(sample_dir, tmp_path / "speech.flac", 0.4)
     if pose == "path":
         pose = str(_camera_path(trained_run, tmp_path / "path.json"))
     if background == "image":
@@ -91,7 +75,7 @@ def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path,
     args.resolution_scale = 0.5
     summary = render_portrait(args)
     assert summary.frames == 10 and summary.output_path == output
-    frames = _streams(output)["frames"]
+    frames = read_mp4_streams(output)["frames"]
     assert len(frames) == 10
     if background == "white" and not torso:
         corner = frames[:, :4, :4].reshape(-1, 3).astype(float)
@@ -102,7 +86,8 @@ def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path,
         args.background, args.output_path = "dataset", tmp_path / "dataset_plate.mp4"
         render_portrait(args)
         corner = (slice(None), slice(0, 3), slice(0, 3))
-        moved = (frames[corner].astype(float) - _streams(args.output_path)["frames"][corner]).reshape(-1, 3).mean(0)
+        recoloured = read_mp4_streams(args.output_path)["frames"][corner]
+        moved = (frames[corner].astype(float) - recoloured).reshape(-1, 3).mean(0)
         plate = cv2.cvtColor(cv2.imread(str(trained_run.parents[4] / "portrait" / "bc.jpg")), cv2.COLOR_BGR2RGB)
         towards = np.array([32.0, 64.0, 96.0]) - plate[:6, :6].reshape(-1, 3).mean(0)
         assert np.linalg.norm(moved) > 5, moved
@@ -112,11 +97,11 @@ def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path,
 def test_a_feature_npy_drives_with_a_separate_audio_track(trained_run, sample_dir, tmp_path):
     features = np.load(trained_run.parents[4] / "portrait" / "aud_mel.npy")[:12]
     np.save(tmp_path / "features.npy", features)
-    clip = _clip(sample_dir, tmp_path / "speech.wav", 12 / 25)
+    clip = audio_clip(sample_dir, tmp_path / "speech.wav", 12 / 25)
     args = RenderArgs(trained_run, tmp_path / "features.npy", tmp_path / "n.mp4", audio_track=clip)
     args.resolution_scale = 0.5
     assert render_portrait(args).frames == 12
-    assert abs(_streams(tmp_path / "n.mp4")["audio_seconds"] - 0.48) < 0.07
+    assert abs(read_mp4_streams(tmp_path / "n.mp4")["audio_seconds"] - 0.48) < 0.07
 
 
 def _silent_video(path: Path) -> Path:

@@ -14,10 +14,18 @@ from torch import Tensor, nn
 class RegionAttention(nn.Module):
     """Sigmoid channel weights for the audio code and one weight for the eye value, per point."""
 
-    def __init__(self, spatial_dim: int, audio_dim: int, hidden_dim: int = 32, num_layers: int = 2) -> None:
+    def __init__(
+        self,
+        spatial_dim: int,
+        audio_dim: int,
+        audio_hidden_dim: int = 64,
+        eye_hidden_dim: int = 16,
+        num_layers: int = 2,
+    ) -> None:
+        """ER-NeRF's sizes by default: two layers, 64 hidden units for the audio weights, 16 for the eye's."""
         super().__init__()
-        self.audio = MLP(spatial_dim, num_layers, hidden_dim, audio_dim, implementation="torch")
-        self.eye = MLP(spatial_dim, num_layers, 16, 1, implementation="torch")
+        self.audio = MLP(spatial_dim, num_layers, audio_hidden_dim, audio_dim, implementation="torch")
+        self.eye = MLP(spatial_dim, num_layers, eye_hidden_dim, 1, implementation="torch")
 
     def forward(
         self,

@@ -1,13 +1,14 @@
 """RAD-NeRF's pseudo-3D deformable torso: a 2D field in image space, deformed by the head pose.
 
-One sample per pixel: a deformation MLP on the frequency-encoded pixel coordinate, the head pose and a
-per-frame latent predicts an offset; a 2D hash grid at the offset coordinate feeds an MLP for colour and alpha.
+One sample per pixel: a deformation MLP on the frequency-encoded pixel coordinate, the head pose (raw, or
+through a pose encoder such as ER-NeRF's adaptive pose encoding) and a per-frame latent predicts an offset;
+a 2D hash grid at the offset coordinate feeds an MLP for colour and alpha.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict
+from typing import Dict, Protocol
 
 import torch
 from jaxtyping import Float
@@ -36,10 +37,20 @@ class TorsoFieldConfig:
     hidden_dim: int = 64
 
 
+class PoseEncoder(Protocol):
+    """A module from flattened 3x4 camera-to-head poses ``[n, 12]`` to features ``[n, output_dim]``."""
+
+    @property
+    def output_dim(self) -> int: ...
+
+    def __call__(self, pose: Tensor) -> Tensor: ...
+
+
 class TorsoField(nn.Module):
     """Colour and alpha of the torso at pixel coordinates in [-1, 1]^2 under a head pose."""
 
-    def __init__(self, config: TorsoFieldConfig, num_frames: int, pose_input_dim: int | None = None) -> None:
+    def __init__(self, config: TorsoFieldConfig, num_frames: int, pose_encoder: PoseEncoder | None = None) -> None:
+        """``pose_encoder`` maps the flattened 3x4 pose to the deformation's pose input (None: the raw pose)."""
         super().__init__()
         self.config = config
         self.pixel_encoding = NeRFEncoding(
@@ -51,7 +62,8 @@ class TorsoField(nn.Module):
         )
         self.latents = nn.Embedding(num_frames, config.latent_dim)
         nn.init.zeros_(self.latents.weight)
-        pose_dim = pose_input_dim if pose_input_dim is not None else config.pose_dim
+        self.pose_encoder = pose_encoder
+        pose_dim = pose_encoder.output_dim if pose_encoder is not None else config.pose_dim
         self.deform = MLP(
             in_dim=self.pixel_encoding.get_out_dim() + pose_dim + config.latent_dim,
             num_layers=config.deform_layers,
@@ -76,6 +88,8 @@ class TorsoField(nn.Module):
     ) -> Dict[str, Tensor]:
         """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``."""
         latent = self.latents(frame_idx.reshape(-1))
+        if self.pose_encoder is not None:
+            pose = self.pose_encoder(pose)
         offset = self.deform(torch.cat([self.pixel_encoding(pixels), pose, latent], dim=-1)).float()
         features = self.grid(((pixels + offset) + 1.0) / 2.0)
         out = torch.sigmoid(self.color(torch.cat([features, latent], dim=-1)).float())

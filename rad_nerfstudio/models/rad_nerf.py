@@ -14,7 +14,7 @@ from typing import ContextManager, Dict, List, Tuple, Type
 import cv2
 import numpy as np
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import OrientedBox
@@ -41,8 +41,9 @@ from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_c
 from rad_nerfstudio.field_components.grid_presets import GridPreset, preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
+from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
-from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
+from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField, TorsoFieldConfig
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_errors
@@ -129,15 +130,9 @@ class RadNerfModel(Model):
         self.torso_paths = list(tables.torso_paths)
         self.schedule = StageSchedule(self.config.head_steps, self.config.lips_steps, self.config.train_torso)
         self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
-        preset = self.config.grid_preset
-        head_config = replace(
-            self.config.head,
-            spatial_grid=preset_grid(preset, self.config.head.spatial_grid),
-            audio_grid=preset_grid(preset, self.config.head.audio_grid),
-        )
-        torso_config = replace(self.config.torso, grid=preset_grid(preset, self.config.torso.grid))
-        self.head = RadHeadField(head_config, self.config.audio_code_dim, tables.num_frames)
-        self.torso = TorsoField(torso_config, tables.num_frames)
+        torso_config = replace(self.config.torso, grid=preset_grid(self.config.grid_preset, self.config.torso.grid))
+        self.head = self.make_head_field(tables.num_frames)
+        self.torso = TorsoField(torso_config, tables.num_frames, self.make_pose_encoder())
         self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
         self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
@@ -150,7 +145,19 @@ class RadNerfModel(Model):
         self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
         self._active_controls: RenderControls | None = None
         self._ray_feedback: Tuple[Tensor, Tensor] | None = None  # (indices, per-ray errors) of the last step
-        CONSOLE.print(f"rad-nerf model: {parameter_megabytes(self):.1f} MB of parameters")
+        CONSOLE.print(f"{type(self).__name__}: {parameter_megabytes(self):.1f} MB of parameters")
+
+    def make_head_field(self, num_frames: int) -> ConditionedRadianceField:
+        """RAD-NeRF's decomposed audio-spatial head field, its grids under the grid preset."""
+        preset, head = self.config.grid_preset, self.config.head
+        config = replace(
+            head, spatial_grid=preset_grid(preset, head.spatial_grid), audio_grid=preset_grid(preset, head.audio_grid)
+        )
+        return RadHeadField(config, self.config.audio_code_dim, num_frames)
+
+    def make_pose_encoder(self) -> PoseEncoder | None:
+        """What the torso's deformation reads of the head pose: RAD-NeRF feeds the raw 3x4 pose."""
+        return None
 
     # ----------------------------------------------------------------------------------------- training plumbing
     @property
@@ -284,7 +291,7 @@ class RadNerfModel(Model):
         n_rays, k = valid.shape
         density = torch.zeros(n_rays, k, device=valid.device)
         rgb = torch.zeros(n_rays, k, 3, device=valid.device)
-        ambient = torch.zeros(n_rays, k, device=valid.device)
+        maps = {key: torch.zeros(n_rays, k, device=valid.device) for key in self.head.map_keys}
         if ray_id.numel():
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
             positions = ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id]
@@ -293,9 +300,10 @@ class RadNerfModel(Model):
             )
             density = density.index_put((ray_id, sample_id), out["density"][:, 0])
             rgb = rgb.index_put((ray_id, sample_id), out["rgb"])
-            ambient = ambient.index_put((ray_id, sample_id), out["ambient"].abs().sum(-1))
+            maps = {key: m.index_put((ray_id, sample_id), out[key].abs().sum(-1)) for key, m in maps.items()}
         rendered = render_samples(density, rgb, t_starts, t_ends, valid)
-        rendered["ambient"] = (rendered.pop("weights") * ambient).sum(-1, keepdim=True)
+        weights = rendered.pop("weights")
+        rendered.update({key: (weights * m).sum(-1, keepdim=True) for key, m in maps.items()})
         return rendered
 
     @staticmethod
@@ -322,7 +330,7 @@ class RadNerfModel(Model):
         outputs: Dict[str, Tensor] = {
             "accumulation": head["accumulation"],
             "depth": head["depth"],
-            "ambient": head["ambient"],
+            **{key: head[key] for key in self.head.map_keys},
             "head_rgb": over(head["rgb"], head["accumulation"], plate),
         }
         if not controls.torso:
@@ -356,14 +364,10 @@ class RadNerfModel(Model):
             self._ray_feedback = (batch["indices"], errors.detach())
         if self.stage != "torso":
             losses["entropy_loss"] = self.config.entropy_loss_mult * entropy_loss(outputs["accumulation"])
-            indices = batch["indices"].to(self.device)
-            rows = self._rows_of_batch(batch)
-            rect = self.face_rects[rows]
-            y, x = indices[:, 1], indices[:, 2]
-            outside = (x < rect[:, 0]) | (x >= rect[:, 2]) | (y < rect[:, 1]) | (y >= rect[:, 3])
-            ramp = min(1.0, self.step / max(1, self.config.ambient_loss_ramp_steps))
             losses["ambient_loss"] = (
-                self.config.ambient_loss_mult * ramp * masked_mean(outputs["ambient"][:, 0], outside)
+                self.config.ambient_loss_mult
+                * self.ambient_ramp
+                * masked_mean(outputs["ambient"][:, 0], ~self.in_face_rect(batch))
             )
         if LIPS_PATCH_KEY in batch:
             side = int(batch[LIPS_PATCH_KEY])
@@ -372,8 +376,17 @@ class RadNerfModel(Model):
             losses["lips_lpips_loss"] = self.config.lips_lpips_mult * self.lips_lpips()(patch, target).mean()
         return losses
 
-    def _rows_of_batch(self, batch: Dict[str, Tensor]) -> Tensor:
-        return batch[FRAME_INDEX_KEY].to(self.device).long()
+    @property
+    def ambient_ramp(self) -> float:
+        """Weight of the ambient losses now: 0 at step 0, 1 after ``ambient_loss_ramp_steps``."""
+        return min(1.0, self.step / max(1, self.config.ambient_loss_ramp_steps))
+
+    def in_face_rect(self, batch: Dict[str, Tensor]) -> Bool[Tensor, " n"]:
+        """Whether each ray of a training batch falls inside its frame's face rectangle."""
+        indices = batch["indices"].to(self.device)
+        rect = self.face_rects[batch[FRAME_INDEX_KEY].to(self.device).long()]
+        y, x = indices[:, 1], indices[:, 2]
+        return (x >= rect[:, 0]) & (x < rect[:, 2]) & (y >= rect[:, 1]) & (y < rect[:, 3])
 
     # ------------------------------------------------------------------------------------------ whole images
     def torso_backdrop(self, row: int, height: int, width: int, plate: Tensor | None = None) -> Float[Tensor, "h w 3"]:

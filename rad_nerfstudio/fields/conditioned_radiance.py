@@ -1,0 +1,109 @@
+"""What RAD-NeRF's and ER-NeRF's head fields share: density and colour MLPs on top of a conditioned feature.
+
+A field encodes a point with its own spatial encoding and audio / eye conditioning into one feature vector;
+from there the sigma MLP gives density (truncated exponential) and geometry features, and the colour MLP reads
+the geometry features, the view direction's spherical harmonics and a per-frame latent code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Dict, Tuple
+
+import torch
+from jaxtyping import Float, Int
+from nerfstudio.field_components.activations import trunc_exp
+from nerfstudio.field_components.encodings import SHEncoding
+from nerfstudio.field_components.mlp import MLP
+from torch import Tensor, nn
+
+from rad_nerfstudio.field_components.backend import encode_directions, fast_implementation
+
+
+@dataclass
+class RadianceMlpConfig:
+    """Sizes of the density and colour MLPs (both anchors' code defaults)."""
+
+    sigma_layers: int = 3
+    geometry_dim: int = 64
+    color_layers: int = 2
+    hidden_dim: int = 64
+    latent_dim: int = 4
+    """Per-frame latent code appended to the colour input."""
+    sh_levels: int = 4
+
+
+class ConditionedRadianceField(nn.Module):
+    """Base of the head fields: subclasses build their encoders, call ``build_radiance`` and define ``features``."""
+
+    map_keys: Tuple[str, ...] = ("ambient",)
+    """Per-sample outputs that the model renders as per-ray maps (their absolute values summed over channels)."""
+
+    def build_radiance(self, feature_dim: int, config: RadianceMlpConfig, num_frames: int) -> None:
+        """The sigma MLP on a ``feature_dim`` feature, the direction encoding, the latents and the colour MLP."""
+        impl = fast_implementation()
+        self.sigma = MLP(
+            in_dim=feature_dim,
+            num_layers=config.sigma_layers,
+            layer_width=config.hidden_dim,
+            out_dim=1 + config.geometry_dim,
+            implementation=impl,
+        )
+        self.directions = SHEncoding(levels=config.sh_levels, implementation=impl)
+        self.latents = nn.Embedding(num_frames, config.latent_dim)
+        nn.init.zeros_(self.latents.weight)
+        self.color = MLP(
+            in_dim=self.directions.get_out_dim() + config.geometry_dim + config.latent_dim,
+            num_layers=config.color_layers,
+            layer_width=config.hidden_dim,
+            out_dim=3,
+            out_activation=nn.Sigmoid(),
+            implementation=impl,
+        )
+
+    def density_and_geometry(
+        self, features: Float[Tensor, "n feature"]
+    ) -> Tuple[Float[Tensor, "n 1"], Float[Tensor, "n geometry"]]:
+        """Density (truncated exponential, shifted by -1 so a fresh field starts nearly empty) and geometry."""
+        hidden = self.sigma(features).float()
+        return trunc_exp(hidden[:, :1] - 1.0), hidden[:, 1:]
+
+    def colour(
+        self, geometry: Float[Tensor, "n geometry"], directions: Float[Tensor, "n 3"], frame_idx: Int[Tensor, " n"]
+    ) -> Float[Tensor, "n 3"]:
+        """Colour in [0, 1] seen along unit ``directions`` in each point's frame."""
+        sh = encode_directions(self.directions, directions)
+        return self.color(torch.cat([sh, geometry, self.latents(frame_idx)], dim=-1)).float()
+
+    def features(
+        self, positions: Float[Tensor, "n 3"], audio_code: Float[Tensor, "n code"], eye: Float[Tensor, "n 1"]
+    ) -> Tuple[Float[Tensor, "n feature"], Dict[str, Tensor]]:
+        """The sigma MLP's input for points in [0, 1]^3, and per-point extra outputs (``[n, c]`` each)."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        positions: Float[Tensor, "*batch 3"],
+        directions: Float[Tensor, "*batch 3"],
+        audio_code: Float[Tensor, "*batch code"],
+        eye: Float[Tensor, "*batch 1"],
+        frame_idx: Tensor,
+    ) -> Dict[str, Tensor]:
+        """``positions`` normalised to [0, 1]^3 (scene box), unit ``directions``, per-point codes and frame rows.
+
+        Returns ``density`` ``[*, 1]``, ``rgb`` ``[*, 3]`` and the field's extra outputs ``[*, c]``.
+        """
+        batch = positions.shape[:-1]
+        n = batch.numel()
+        features, extras = self.features(positions.reshape(n, 3), audio_code.reshape(n, -1), eye.reshape(n, 1))
+        density, geometry = self.density_and_geometry(features)
+        rgb = self.colour(geometry, directions.reshape(n, 3), frame_idx.reshape(n))
+        outputs = {"density": density, "rgb": rgb, **{key: value.float() for key, value in extras.items()}}
+        return {key: value.reshape(*batch, value.shape[-1]) for key, value in outputs.items()}
+
+    @torch.no_grad()
+    def density(
+        self, positions: Float[Tensor, "n 3"], audio_code: Float[Tensor, "n code"], eye: Float[Tensor, "n 1"]
+    ) -> Float[Tensor, " n"]:
+        """Density only (for occupancy-grid updates)."""
+        return self.density_and_geometry(self.features(positions, audio_code, eye)[0])[0][:, 0]
