@@ -20,7 +20,7 @@ stamp=.venv/.rad-nerfstudio-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing rad-nerfstudio and its dependencies (first time: a few minutes, ~5 GB)"
   .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77,<82" wheel
-  .venv/bin/python -m pip install --quiet -e ".[dev]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,process]"
   touch "$stamp"
 fi
 echo "[setup] ready: $(.venv/bin/python -c 'import rad_nerfstudio, torch, nerfstudio; print(f"rad-nerfstudio {rad_nerfstudio.__version__}, torch {torch.__version__}")')"

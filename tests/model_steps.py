@@ -28,3 +28,12 @@ def train_step(manager, model, step):
     model.zero_grad(set_to_none=True)
     sum(losses.values()).backward()
     return outputs, losses
+
+
+def build_model(config, manager):
+    """A model from its config, set up for the data manager's training split (as nerfstudio's pipeline does)."""
+    return config.setup(
+        scene_box=manager.train_dataset.scene_box,
+        num_train_data=len(manager.train_dataset),
+        metadata=manager.train_dataset.metadata,
+    )

@@ -23,7 +23,7 @@ from rad_nerfstudio.render.trained_run import load_trained_run
 from rad_nerfstudio.scripts.evaluate import EvalArgs, evaluate_portrait
 from tests.conftest import train_small_run
 from tests.helpers import audio_clip, read_mp4_streams
-from tests.model_steps import TINY_GRID, train_step
+from tests.model_steps import TINY_GRID, build_model, train_step
 
 PLANE = HashGridConfig(
     num_levels=4, features_per_level=1, log2_hashmap_size=10, base_resolution=8, finest_resolution=64
@@ -107,17 +107,16 @@ def parts(dataset):
     config = TalkingPortraitDataManagerConfig(data=dataset)
     config.pixel_sampler.num_rays_per_batch = 256
     manager = config.setup(device="cpu")
-    model = ErNerfModelConfig(
-        head=ErNerfHeadFieldConfig(planes=PLANE, hidden_dim=32),
-        torso=TorsoFieldConfig(grid=TINY_GRID, hidden_dim=32),
-        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
-        head_steps=10,
-        lips_steps=2,
-        lpips_pretrained=False,
-    ).setup(
-        scene_box=manager.train_dataset.scene_box,
-        num_train_data=len(manager.train_dataset),
-        metadata=manager.train_dataset.metadata,
+    model = build_model(
+        ErNerfModelConfig(
+            head=ErNerfHeadFieldConfig(planes=PLANE, hidden_dim=32),
+            torso=TorsoFieldConfig(grid=TINY_GRID, hidden_dim=32),
+            occupancy=OccupancyGridConfig(resolution=16, candidates=48),
+            head_steps=10,
+            lips_steps=2,
+            lpips_pretrained=False,
+        ),
+        manager,
     )
     assert isinstance(model, ErNerfModel)
     return manager, model

@@ -24,25 +24,24 @@ from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.losses import photometric_loss
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 from rad_nerfstudio.render.controls import RenderControls
-from tests.model_steps import TINY_GRID, train_step, training_callbacks
+from tests.model_steps import TINY_GRID, build_model, train_step, training_callbacks
 
 GRID = TINY_GRID
 
 
 def _model(manager, **overrides):
     """A small rad-nerf model: 10 head steps, 2 lips steps, then the torso."""
-    return RadNerfModelConfig(
-        head=RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32),
-        torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
-        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
-        head_steps=10,
-        lips_steps=2,
-        lpips_pretrained=False,
-        **overrides,
-    ).setup(
-        scene_box=manager.train_dataset.scene_box,
-        num_train_data=len(manager.train_dataset),
-        metadata=manager.train_dataset.metadata,
+    return build_model(
+        RadNerfModelConfig(
+            head=RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32),
+            torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
+            occupancy=OccupancyGridConfig(resolution=16, candidates=48),
+            head_steps=10,
+            lips_steps=2,
+            lpips_pretrained=False,
+            **overrides,
+        ),
+        manager,
     )
 
 

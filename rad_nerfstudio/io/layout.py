@@ -30,14 +30,23 @@ def camera_to_world(rotation: Float[np.ndarray, "3 3"], translation: Float[np.nd
     return c2w
 
 
-def write_transforms(directory: Path, focal: float, width: int, height: int, c2w: Float[np.ndarray, "n 4 4"]) -> None:
-    """``transforms_train.json`` and ``transforms_val.json`` with the anchors' keys and split."""
-    for split, ids in zip(("train", "val"), train_val_split(len(c2w)), strict=False):
+def write_transforms(
+    directory: Path,
+    focal: float,
+    width: int,
+    height: int,
+    c2w: Float[np.ndarray, "n 4 4"],
+    frame_ids: Sequence[int] | None = None,
+) -> None:
+    """``transforms_train.json`` and ``transforms_val.json`` with the anchors' keys and split; ``frame_ids`` are
+    the frames' ``img_id`` / ``aud_id`` (default ``0..n-1``)."""
+    ids = list(range(len(c2w))) if frame_ids is None else [int(i) for i in frame_ids]
+    for split, rows in zip(("train", "val"), train_val_split(len(c2w)), strict=False):
         content = {
             "focal_len": float(focal),
             "cx": float(width / 2.0),
             "cy": float(height / 2.0),
-            "frames": [{"img_id": int(i), "aud_id": int(i), "transform_matrix": c2w[i].tolist()} for i in ids],
+            "frames": [{"img_id": ids[r], "aud_id": ids[r], "transform_matrix": c2w[r].tolist()} for r in rows],
         }
         write_text_atomic(directory / f"transforms_{split}.json", json.dumps(content, indent=2))
 

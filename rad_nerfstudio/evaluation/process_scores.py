@@ -1,0 +1,66 @@
+"""How well rad-process recovered a rad-sample clip: head rotations, landmarks, focal length, parsing, plate."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+from jaxtyping import Float
+from scipy.spatial.transform import Rotation
+
+from rad_nerfstudio.constants import PARSING_BGR, PARSING_CLASSES
+
+
+def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]) -> np.ndarray:
+    """Degrees between poses after the one fixed rotation that best maps the estimate's head frame to the truth's
+    (a head frame is a convention: only the poses relative to it can be compared)."""
+    u, _, vt = np.linalg.svd(np.einsum("nji,njk->ik", truth, estimate))
+    frame = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+    return np.degrees(Rotation.from_matrix(np.einsum("nji,njk->nik", truth @ frame, estimate)).magnitude())
+
+
+def parsing_labels(path: Path) -> np.ndarray:
+    """Class indices of a parsing image (nearest of the anchors' colours)."""
+    bgr = cv2.imread(str(path)).astype(int)
+    palette = np.array([PARSING_BGR[name] for name in PARSING_CLASSES])
+    return np.abs(bgr[..., None, :] - palette).sum(-1).argmin(-1)
+
+
+def _frames(root: Path) -> list:
+    return [
+        f for split in ("train", "val") for f in json.loads((root / f"transforms_{split}.json").read_text())["frames"]
+    ]
+
+
+def score_processed(output: Path, sample: Path) -> dict:
+    """Scores of a rad-process ``output`` made from ``sample/raw/video.mp4`` against the sample's ground truth."""
+    truth = np.load(sample / "gt" / "params.npz")
+    frames = _frames(output)
+    ids = [f["img_id"] for f in frames]
+    rotation = np.transpose(np.array([f["transform_matrix"] for f in frames])[:, :3, :3], (0, 2, 1))  # head->cam
+    errors = rotation_errors_deg(truth["head_rotation"][ids], rotation)
+    landmarks = np.stack([np.loadtxt(output / "ori_imgs" / f"{i}.lms") for i in ids])
+    focal = json.loads((output / "transforms_train.json").read_text())["focal_len"]
+    true_focal = json.loads((sample / "transforms_train.json").read_text())["focal_len"]
+    iou = {}
+    for k, name in enumerate(PARSING_CLASSES):
+        inter = union = 0
+        for i in ids:
+            ours = parsing_labels(output / "parsing" / f"{i}.png") == k
+            theirs = parsing_labels(sample / "parsing" / f"{i}.png") == k
+            inter, union = inter + int((ours & theirs).sum()), union + int((ours | theirs).sum())
+        iou[name] = inter / max(union, 1)
+    plate = cv2.imread(str(output / "bc.jpg")).astype(float) - cv2.imread(str(sample / "bc.jpg"))
+    return {
+        "frames": len(ids),
+        "rotation_median_deg": float(np.median(errors)),
+        "rotation_p90_deg": float(np.percentile(errors, 90)),
+        "landmark_mean_px": float(np.linalg.norm(landmarks - truth["landmarks_2d"][ids], axis=-1).mean()),
+        "focal_px": float(focal),
+        "true_focal_px": float(true_focal),
+        "focal_relative_error": float(abs(focal - true_focal) / true_focal),
+        "parsing_iou": iou,
+        "plate_mean_abs": float(np.abs(plate).mean()),
+    }

@@ -1,0 +1,207 @@
+"""Head pose and focal length from face-mesh landmarks alone (no 3D morphable model).
+
+1. The person's rigid face shape: generalised Procrustes over the per-frame 3D meshes; the vertices that move
+   least relative to it (not lips, eyelids, jaw) are the rigid set.
+2. Metric scale from a typical outer eye-corner distance; the head frame is x right, y up, z out of the face,
+   with its origin ``HEAD_CENTRE_DEPTH`` behind the rigid points' centroid.
+3. Focal length: the candidate whose per-frame perspective fits reproject the 2D points best.
+4. Bundle adjustment: poses and a shape correction together, with a temporal smoothness term.
+
+On clips with small head rotations the focal length is weakly determined (the reprojection error keeps falling
+towards an orthographic camera); pass it when it is known. Rotations are insensitive to it.
+
+Poses come out as ``p_cam = R p_head + t`` in an OpenGL camera (x right, y up, looking down -z), metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from jaxtyping import Float
+from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
+from torch import Tensor
+
+from rad_nerfstudio.process.landmark_backends import MESH_LAYOUT, PointLayout
+
+EYE_CORNER_DISTANCE = 0.09
+"""Outer eye-corner distance of an adult face in metres (sets the metric scale)."""
+HEAD_CENTRE_DEPTH = 0.07
+"""How far behind the face's rigid points the head frame's origin lies (metres)."""
+OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0])
+FOCAL_SEARCH_FRAMES = 120
+"""Frames (evenly spread) on which focal-length candidates are compared."""
+JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
+"""Frame-to-frame pose acceleration (radians, metres) that the smoothness term weighs like one squared pixel."""
+
+
+@dataclass
+class HeadPoseFit:
+    """Per-frame head poses and the camera."""
+
+    rotation: Float[np.ndarray, "n 3 3"]
+    """Head-to-camera rotation (OpenGL camera)."""
+    translation: Float[np.ndarray, "n 3"]
+    """Head origin in camera coordinates (metres, OpenGL camera)."""
+    focal: float
+    """Focal length in pixels."""
+    reprojection_px: float
+    """RMS reprojection error of the rigid points after the fit."""
+    rigid_vertices: np.ndarray
+    """Mesh vertices treated as rigid."""
+
+
+def _similarity(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Scale, rotation, translation with ``target ~ s R source + t`` (Umeyama)."""
+    mu_s, mu_t = source.mean(0), target.mean(0)
+    a, b = source - mu_s, target - mu_t
+    u, sigma, vt = np.linalg.svd(b.T @ a)
+    d = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
+    rotation = u @ d @ vt
+    scale = float((sigma * np.diag(d)).sum() / (a**2).sum())
+    return scale, rotation, mu_t - scale * rotation @ mu_s
+
+
+def _procrustes_mean(meshes: np.ndarray, rounds: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Mean shape (unit RMS radius, first frame's orientation) and every mesh aligned to it."""
+    reference = meshes[0] - meshes[0].mean(0)
+    reference /= np.sqrt((reference**2).sum(1).mean())
+    aligned = meshes
+    for _ in range(rounds):
+        aligned = np.stack([_apply(_similarity(m, reference), m) for m in meshes])
+        mean = aligned.mean(0)
+        reference = (mean - mean.mean(0)) / np.sqrt(((mean - mean.mean(0)) ** 2).sum(1).mean())
+    return reference, aligned
+
+
+def _apply(transform: tuple[float, np.ndarray, np.ndarray], points: np.ndarray) -> np.ndarray:
+    scale, rotation, translation = transform
+    return scale * points @ rotation.T + translation
+
+
+def rigid_shape(
+    meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float = 0.5
+) -> tuple[Float[np.ndarray, "r 3"], np.ndarray]:
+    """The face's rigid points in the head frame (metres) and their indices: of the points above the nose tip
+    (the jaw and lips move with speech), the ``rigid_fraction`` that move least relative to the mean shape."""
+    mean, aligned = _procrustes_mean(meshes)
+    wobble = np.sqrt(((aligned - aligned.mean(0)) ** 2).sum(-1).mean(0))
+    upper = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
+    rigid = np.sort(upper[np.argsort(wobble[upper])[: max(6, int(len(upper) * rigid_fraction))]])
+    rigid = np.union1d(rigid, layout.outer_eye_corners)
+    mean, _ = _procrustes_mean(meshes[:, rigid])
+    corners = [int(np.searchsorted(rigid, v)) for v in layout.outer_eye_corners]
+    mean = mean * (EYE_CORNER_DISTANCE / np.linalg.norm(mean[corners[0]] - mean[corners[1]]))
+    head = (mean - mean.mean(0)) @ OPENCV_TO_OPENGL  # image axes (y down, z away) -> head axes (y up, z out)
+    head[:, 2] += HEAD_CENTRE_DEPTH
+    return head, rigid
+
+
+def _project(shape: Tensor, tangent: Tensor, log_focal: Tensor, centre: Tensor) -> Tensor:
+    """Pixel positions ``[n, r, 2]`` of the shape under per-frame (axis-angle, translation) OpenCV poses."""
+    pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]])  # nerfstudio orders (translation, rotation)
+    points = torch.einsum("nij,rj->nri", pose[:, :, :3], shape) + pose[:, None, :, 3]
+    depth = points[..., 2:].clamp(min=1e-3)
+    return torch.exp(log_focal) * points[..., :2] / depth + centre
+
+
+def _fit(
+    shape: Tensor,
+    observed: Tensor,
+    tangent: Tensor,
+    log_focal: Tensor,
+    centre: Tensor,
+    iterations: int,
+    smoothness: float = 0.0,
+    shape_weight: float | None = None,
+) -> tuple[Tensor, Tensor, float]:
+    """L-BFGS on the reprojection error at a fixed focal length (per-frame poses, and a shape correction when
+    ``shape_weight`` is given); returns poses, shape and the RMS error in pixels."""
+    tangent = tangent.clone().requires_grad_(True)
+    delta = torch.zeros_like(shape, requires_grad=shape_weight is not None)
+    parameters = [tangent] + ([delta] if shape_weight is not None else [])
+    optimizer = torch.optim.LBFGS(parameters, max_iter=iterations, line_search_fn="strong_wolfe")
+
+    def loss() -> Tensor:
+        optimizer.zero_grad()
+        error = (_project(shape + delta, tangent, log_focal, centre) - observed).square().sum(-1).mean()
+        if smoothness > 0 and len(tangent) > 2:
+            jerk = (tangent[2:] - 2 * tangent[1:-1] + tangent[:-2]) / JITTER_SCALE
+            error = error + smoothness * jerk.square().sum(-1).mean()
+        if shape_weight is not None:
+            error = error + shape_weight * delta.square().sum(-1).mean()
+        error.backward()
+        return error
+
+    optimizer.step(loss)  # pyright: ignore[reportArgumentType]
+    with torch.no_grad():
+        rms = float((_project(shape + delta, tangent, log_focal, centre) - observed).square().sum(-1).mean().sqrt())
+    return tangent.detach(), (shape + delta).detach(), rms
+
+
+def _initial_poses(head: np.ndarray, observed: np.ndarray, focal: float, centre: np.ndarray) -> np.ndarray:
+    """Per-frame (axis-angle, translation) of the frontal shape (OpenCV axes) by EPnP."""
+    import cv2
+
+    frontal = head @ OPENCV_TO_OPENGL  # OpenCV axes
+    poses = []
+    for points in observed:
+        ok, rvec, tvec = cv2.solvePnP(
+            np.ascontiguousarray(frontal),
+            np.ascontiguousarray(points),
+            _camera(focal, centre),
+            np.zeros(4),
+            flags=cv2.SOLVEPNP_EPNP,
+        )
+        if not ok:
+            raise RuntimeError("PnP failed on a frame")
+        poses.append(np.concatenate([rvec[:, 0], tvec[:, 0]]))
+    return np.stack(poses)
+
+
+def _camera(focal: float, centre: np.ndarray) -> np.ndarray:
+    return np.array([[focal, 0.0, centre[0]], [0.0, focal, centre[1]], [0.0, 0.0, 1.0]])
+
+
+def fit_head_poses(
+    meshes: Float[np.ndarray, "n v 3"],
+    width: int,
+    height: int,
+    layout: PointLayout = MESH_LAYOUT,
+    focal: float | None = None,
+    focal_range: tuple[float, float] = (0.6, 3.0),
+    smoothness: float = 1.0,
+) -> HeadPoseFit:
+    """Head poses (and, unless ``focal`` is given in pixels, the focal length) of 3D face points tracked in
+    ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no missing frames),
+    laid out as ``layout`` says. The focal length is searched
+    within ``focal_range`` (units of the image width) on up to ``FOCAL_SEARCH_FRAMES`` frames."""
+    head, rigid = rigid_shape(meshes, layout)
+    observed = meshes[:, rigid, :2]
+    centre = np.array([width / 2.0, height / 2.0])  # the layout's cx, cy
+    shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
+    centre_t = torch.tensor(centre, dtype=torch.float64)
+    candidates = [focal] if focal else np.geomspace(focal_range[0] * width, focal_range[1] * width, 8)
+    probe = np.unique(np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int))
+    best_rms, best_focal = np.inf, float(candidates[0])
+    for candidate in candidates if len(candidates) > 1 else []:
+        initial = torch.tensor(_initial_poses(head, observed[probe], candidate, centre), dtype=torch.float64)
+        log_focal = torch.tensor(np.log(candidate), dtype=torch.float64)
+        rms = _fit(shape_t, torch.tensor(observed[probe]), initial, log_focal, centre_t, 20, shape_weight=1e4)[2]
+        if rms < best_rms:
+            best_rms, best_focal = rms, float(candidate)
+    initial = torch.tensor(_initial_poses(head, observed, best_focal, centre), dtype=torch.float64)
+    log_focal = torch.tensor(np.log(best_focal), dtype=torch.float64)
+    tangent, _, rms = _fit(
+        shape_t, torch.tensor(observed), initial, log_focal, centre_t, 200, smoothness, shape_weight=1e4
+    )
+    pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]]).numpy()
+    rotation_cv, translation_cv = pose[:, :, :3] @ OPENCV_TO_OPENGL, pose[:, :, 3]  # head axes -> OpenCV camera
+    return HeadPoseFit(
+        rotation=OPENCV_TO_OPENGL @ rotation_cv,
+        translation=translation_cv @ OPENCV_TO_OPENGL,
+        focal=best_focal,
+        reprojection_px=rms,
+        rigid_vertices=rigid,
+    )

@@ -1,0 +1,202 @@
+"""rad-process's steps, from a video to the RAD-NeRF / ER-NeRF processed layout that our dataparser reads.
+
+frames -> audio features -> landmarks -> poses -> parsing -> background. Working files (the face-mesh track,
+the frames kept) live in ``OUTPUT/.rad-process/``; the input video and audio are only read.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, List, Sequence
+
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from rad_nerfstudio.audio.features import resolve_audio_features
+from rad_nerfstudio.audio.reading import load_audio
+from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE, VIDEO_FPS
+from rad_nerfstudio.data.landmarks import read_landmarks
+from rad_nerfstudio.errors import InputFileError
+from rad_nerfstudio.io.atomic import atomic_path
+from rad_nerfstudio.io.layout import (
+    camera_to_world,
+    layout_dirs,
+    parsing_bgr,
+    write_image,
+    write_landmarks,
+    write_transforms,
+    write_wav,
+)
+from rad_nerfstudio.process.head_pose import fit_head_poses
+from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendName
+from rad_nerfstudio.process.parsing import parse_portrait
+from rad_nerfstudio.process.person_mask import person_masks
+from rad_nerfstudio.process.plates import PLATE_FRAMES, background_plate, on_plate, torso_layer
+from rad_nerfstudio.process.steps import Step
+from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, probe_video, read_frames
+
+MIN_FRAMES = 22
+"""At least two validation frames under the 10/11 split."""
+MIN_FACE_FRACTION = 0.5
+"""A video whose face is missing in more frames than this is refused."""
+AUDIO_SLACK_S = 0.5
+"""How much shorter than the video its audio may be."""
+STATE_DIR = ".rad-process"
+
+
+@dataclass
+class ProcessSettings:
+    """What rad-process was asked to do."""
+
+    video: Path
+    output_dir: Path
+    audio: Path | None = None
+    geometry: FrameGeometry = FrameGeometry()
+    audio_features: str = "mel"
+    focal_length: float | None = None
+    landmarks: LandmarkBackendName = "mediapipe"
+
+
+def _progress(description: str) -> Progress:
+    return Progress(TextColumn(f"[bold blue]{description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+
+
+class PortraitProcess:
+    """The steps of one video, sharing their working files."""
+
+    def __init__(self, settings: ProcessSettings, console: Console) -> None:
+        self.settings = settings
+        self.root = settings.output_dir
+        self.state = self.root / STATE_DIR
+        self.console = console
+
+    def steps(self) -> List[Step]:
+        s = self.settings
+        video = {"video": str(s.video.resolve()), "audio": str(s.audio.resolve()) if s.audio else None}
+        geometry = {"crop": s.geometry.crop, "size": s.geometry.size}
+        return [
+            Step("frames", self.frames, {**video, **geometry}),
+            Step("audio-features", self.audio_features, {"extractor": s.audio_features}),
+            Step("landmarks", self.landmarks, {"backend": s.landmarks}),
+            Step("poses", self.poses, {"focal_length": s.focal_length}),
+            Step("parsing", self.parsing),
+            Step("background", self.background),
+        ]
+
+    # ------------------------------------------------------------------------------------------------ helpers
+    def _frame_count(self) -> int:
+        return int(json.loads((self.state / "frames.json").read_text())["frames"])
+
+    def _kept(self) -> np.ndarray:
+        return np.load(self.state / "kept.npy")
+
+    def _frame(self, index: int) -> np.ndarray:
+        image = cv2.imread(str(self.root / "ori_imgs" / f"{index}.jpg"))
+        if image is None:
+            raise InputFileError(self.root / "ori_imgs" / f"{index}.jpg", "cannot be read; run --force frames")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def _frames(self, ids: Sequence[int] | np.ndarray, description: str) -> Iterator[np.ndarray]:
+        with _progress(description) as progress:
+            bar = progress.add_task(description, total=len(ids))
+            for index in ids:
+                yield self._frame(int(index))
+                progress.advance(bar)
+
+    def _labels(self, index: int) -> np.ndarray:
+        bgr = cv2.imread(str(self.root / "parsing" / f"{index}.png"))
+        return np.argmin(np.abs(bgr[..., None, :].astype(int) - parsing_bgr(np.arange(4, dtype=np.uint8))).sum(-1), -1)
+
+    # -------------------------------------------------------------------------------------------------- steps
+    def frames(self) -> str:
+        """Frames at 25 fps as ``ori_imgs/{i}.jpg``; the speech as 16 kHz mono ``aud.wav``."""
+        s = self.settings
+        _, _, duration = probe_video(s.video)
+        layout_dirs(self.root)
+        count, shape = 0, (0, 0)
+        with _progress("frames") as progress:
+            bar = progress.add_task("frames", total=int(round(duration * VIDEO_FPS)) or None)
+            for count, frame in enumerate(read_frames(s.video, s.geometry), start=1):
+                write_image(self.root / "ori_imgs" / f"{count - 1}.jpg", frame)
+                shape = frame.shape[:2]
+                progress.advance(bar)
+        if count < MIN_FRAMES:
+            raise VideoInputError(s.video, f"gives {count} frames at 25 fps; at least {MIN_FRAMES} are needed")
+        source = s.audio or s.video
+        audio = load_audio(source, AUDIO_SAMPLE_RATE).numpy()
+        missing = count / VIDEO_FPS - len(audio) / AUDIO_SAMPLE_RATE
+        if missing > AUDIO_SLACK_S:
+            video_s = count / VIDEO_FPS
+            raise InputFileError(source, f"its audio is {missing:.2f} s shorter than the {video_s:.2f} s video")
+        write_wav(self.root / "aud.wav", audio, AUDIO_SAMPLE_RATE)
+        info = {"frames": count, "height": shape[0], "width": shape[1]}
+        self.state.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.state / "frames.json") as tmp:
+            tmp.write_text(json.dumps(info))
+        return f"{count} frames of {shape[1]}x{shape[0]}, {len(audio) / AUDIO_SAMPLE_RATE:.2f} s of audio"
+
+    def audio_features(self) -> str:
+        """Per-frame audio windows by the chosen extractor, cached where the dataparser looks for them."""
+        table = resolve_audio_features(self.root, self.settings.audio_features, self._frame_count())
+        return f"{table.extractor} {list(table.windows.shape)} in {table.source.name}"
+
+    def landmarks(self) -> str:
+        """3D face points per frame, the 68 iBUG points as ``ori_imgs/{i}.lms``; faceless frames dropped."""
+        count = self._frame_count()
+        track, layout = BACKENDS[self.settings.landmarks]
+        mesh = track(self._frames(range(count), "landmarks"))
+        found = ~np.isnan(mesh).any(axis=(1, 2))
+        if found.mean() < MIN_FACE_FRACTION:
+            raise VideoInputError(
+                self.settings.video, f"no face found in {int((~found).sum())} of {count} frames (most of them)"
+            )
+        kept = np.flatnonzero(found)
+        for index in kept:
+            write_landmarks(self.root / "ori_imgs" / f"{index}.lms", mesh[index][list(layout.ibug68), :2])
+        with atomic_path(self.state / "mesh.npy") as tmp, open(tmp, "wb") as handle:
+            np.save(handle, mesh.astype(np.float32))
+        with atomic_path(self.state / "kept.npy") as tmp, open(tmp, "wb") as handle:
+            np.save(handle, kept)
+        dropped = np.flatnonzero(~found)
+        if dropped.size:
+            shown = ", ".join(str(i) for i in dropped[:20]) + (" ..." if dropped.size > 20 else "")
+            self.console.print(f"[yellow]no face in {dropped.size} frames, excluded: {shown}[/]")
+        return f"faces in {kept.size} of {count} frames"
+
+    def poses(self) -> str:
+        """Head pose per kept frame and the focal length, as ``transforms_train.json`` / ``transforms_val.json``."""
+        info = json.loads((self.state / "frames.json").read_text())
+        kept = self._kept()
+        mesh = np.load(self.state / "mesh.npy").astype(np.float64)[kept]
+        layout = BACKENDS[self.settings.landmarks][1]
+        fit = fit_head_poses(mesh, info["width"], info["height"], layout, focal=self.settings.focal_length)
+        c2w = np.stack([camera_to_world(r, t) for r, t in zip(fit.rotation, fit.translation, strict=True)])
+        write_transforms(self.root, fit.focal, info["width"], info["height"], c2w, kept.tolist())
+        source = "given" if self.settings.focal_length else "estimated"
+        return f"focal {fit.focal:.1f} px ({source}), reprojection {fit.reprojection_px:.2f} px RMS"
+
+    def parsing(self) -> str:
+        """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours)."""
+        kept = self._kept()
+        masks = person_masks(self._frames(kept, "parsing"))
+        for index, person in zip(kept, masks, strict=True):
+            labels = parse_portrait(person, read_landmarks(self.root / "ori_imgs" / f"{index}.lms"))
+            write_image(self.root / "parsing" / f"{index}.png", parsing_bgr(labels), order="bgr")
+        return f"{kept.size} parsing maps"
+
+    def background(self) -> str:
+        """Background plate ``bc.jpg``; ``gt_imgs`` on the plate; RGBA ``torso_imgs``."""
+        kept = self._kept()
+        voters = kept[np.unique(np.linspace(0, kept.size - 1, min(kept.size, PLATE_FRAMES)).round().astype(int))]
+        plate = background_plate((self._frame(int(i)), self._labels(int(i))) for i in voters)
+        write_image(self.root / "bc.jpg", plate)
+        for index, frame in zip(kept, self._frames(kept, "background"), strict=True):
+            labels = self._labels(int(index))
+            landmarks = read_landmarks(self.root / "ori_imgs" / f"{index}.lms")
+            write_image(self.root / "gt_imgs" / f"{index}.jpg", on_plate(frame, labels, plate))
+            write_image(self.root / "torso_imgs" / f"{index}.png", torso_layer(frame, labels, landmarks))
+        return f"plate from {voters.size} frames, {kept.size} ground-truth and torso images"

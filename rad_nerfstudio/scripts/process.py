@@ -1,0 +1,63 @@
+"""rad-process: turn a talking-head video into a training dataset (RAD-NeRF / ER-NeRF layout), without BFM,
+OpenFace or a face-parsing checkpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Literal
+
+import tyro
+
+from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
+
+
+@dataclass
+class ProcessArgs:
+    """Process a video of one speaking person into a dataset that ns-train rad-nerf / er-nerf reads."""
+
+    video: Path
+    """The input video (any container PyAV reads: mp4, mov, mkv, webm, ...). It is only read."""
+    output_dir: Path
+    """The dataset folder to write. Finished steps are skipped on a second run."""
+    audio: Path | None = None
+    """Speech to use instead of the video's own audio track."""
+    crop: str = "none"
+    """Crop x,y,w,h (source pixels) before resizing, or none."""
+    size: int = 0
+    """Resize frames to size x size (0: keep; the crop, or the video, should then be square)."""
+    audio_features: str = "mel"
+    """Audio feature extractor: mel, wav2vec2, hubert (the dataparser's --audio-features)."""
+    focal_length: float | None = None
+    """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks."""
+    landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
+    """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
+    force: List[str] = field(default_factory=list)
+    """Steps to redo (and the ones after them): frames, audio-features, landmarks, poses, parsing, background."""
+
+
+def process_video(args: ProcessArgs) -> None:
+    from rad_nerfstudio.process.pipeline import PortraitProcess, ProcessSettings
+    from rad_nerfstudio.process.steps import StepRunner
+    from rad_nerfstudio.process.video_frames import FrameGeometry, parse_crop
+
+    if args.size < 0:
+        raise ValueError(f"--size must be >= 0, got {args.size}")
+    geometry = FrameGeometry(parse_crop(args.crop), args.size)
+    settings = ProcessSettings(
+        args.video, args.output_dir, args.audio, geometry, args.audio_features, args.focal_length, args.landmarks
+    )
+    process = PortraitProcess(settings, CONSOLE)
+    runner = StepRunner(process.state / "steps", process.steps(), args.force, CONSOLE)
+    runner.run()
+    CONSOLE.print(runner.summary_table())
+    CONSOLE.print(f"Dataset written to {args.output_dir}; train it with: ns-train rad-nerf --data {args.output_dir}")
+
+
+def entrypoint() -> None:
+    args = tyro.cli(ProcessArgs)
+    run_or_exit("rad-process", lambda: process_video(args))
+
+
+if __name__ == "__main__":
+    entrypoint()

@@ -1,0 +1,213 @@
+"""rad-process's parts on synthetic inputs with known answers: frame-rate conversion, head-pose fitting,
+parsing geometry, plates, resumable steps."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+from scipy.spatial.transform import Rotation
+
+from rad_nerfstudio.evaluation.process_scores import rotation_errors_deg
+from rad_nerfstudio.io.video import Mp4Writer
+from rad_nerfstudio.process.head_pose import OPENCV_TO_OPENGL, fit_head_poses
+from rad_nerfstudio.process.landmark_backends import IBUG_LAYOUT, MESH_LAYOUT, track_fan_landmarks
+from rad_nerfstudio.process.parsing import HEAD, NECK, TORSO, parse_portrait
+from rad_nerfstudio.process.plates import background_plate, on_plate, torso_layer
+from rad_nerfstudio.process.steps import Step, StepRunner
+from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, parse_crop, read_frames
+
+
+def _numbered_video(path: Path, fps: int, frames: int, size: int = 64) -> Path:
+    """Frame k is flat grey 4k (so a decoded frame tells which source frame it was)."""
+    with Mp4Writer(path, size, size, fps) as video:
+        for k in range(frames):
+            video.write(np.full((size, size, 3), 4 * k, np.uint8))
+    return path
+
+
+@pytest.mark.parametrize("fps", [25, 30, 20])
+def test_frames_come_out_at_25_fps_nearest_in_time(tmp_path, fps):
+    video = _numbered_video(tmp_path / "v.mp4", fps, 2 * fps)  # two seconds
+    frames = list(read_frames(video))
+    assert abs(len(frames) - 50) <= 1
+    for tick, frame in enumerate(frames):
+        source = round(float(frame.mean()) / 4)
+        assert abs(source / fps - tick / 25) <= 0.5 / 25 + 1 / fps, (tick, source)
+
+
+def test_crop_and_resize(tmp_path):
+    video = _numbered_video(tmp_path / "v.mp4", 25, 25, size=64)
+    frames = list(read_frames(video, FrameGeometry(parse_crop("8,4,40,40"), 32)))
+    assert len(frames) == 25 and frames[0].shape == (32, 32, 3)
+    with pytest.raises(VideoInputError, match="does not fit"):
+        next(read_frames(video, FrameGeometry((40, 0, 40, 40), 0)))
+    with pytest.raises(ValueError, match="x,y,w,h"):
+        parse_crop("1,2,3")
+    with pytest.raises(VideoInputError, match="does not exist"):
+        next(read_frames(tmp_path / "missing.mp4"))
+
+
+def _synthetic_track(yaw_deg: float, focal: float, size: int = 256, frames: int = 120):
+    """A rigid 3D point cloud shaped like a face (head frame: x right, y up, z out of the face), seen by a camera
+    0.8 m away under known poses; returned as MediaPipe-like tracks (pixels, relative depth in pixels)."""
+    g = np.random.default_rng(0)
+    angle = g.uniform(-1.2, 1.2, 468)
+    height = g.uniform(-0.09, 0.07, 468)
+    radius = 0.075 + 0.01 * g.standard_normal(468)
+    shape = np.stack([radius * np.sin(angle), height, radius * np.cos(angle) + 0.02], axis=1)
+    shape[[33, 263]] = [[-0.045, 0.03, 0.07], [0.045, 0.03, 0.07]]  # the mesh's outer eye corners, 9 cm apart
+    shape[4] = [0.0, -0.01, 0.115]  # and its nose tip
+    time = np.linspace(0, 2 * math.pi, frames)
+    euler = np.stack([yaw_deg * np.sin(time), 0.5 * yaw_deg * np.sin(2 * time + 1), 0.3 * yaw_deg * np.cos(time)], 1)
+    rotations = Rotation.from_euler("YXZ", euler, degrees=True).as_matrix()  # head -> OpenGL camera
+    translation = np.array([0.01, -0.02, -0.8])
+    camera = np.einsum("nij,vj->nvi", rotations, shape) + translation  # OpenGL camera coordinates
+    cv = camera @ OPENCV_TO_OPENGL  # OpenCV: x right, y down, z forward
+    pixels = focal * cv[..., :2] / cv[..., 2:] + size / 2.0
+    depth = (cv[..., 2] - cv[..., 2].mean(1, keepdims=True)) * focal / cv[..., 2].mean(1, keepdims=True)
+    return np.concatenate([pixels, depth[..., None]], -1), rotations, translation
+
+
+def test_head_pose_fit_recovers_known_rotations_and_puts_the_camera_in_front_of_the_face():
+    track, rotations, translation = _synthetic_track(yaw_deg=12.0, focal=400.0)
+    fit = fit_head_poses(track, 256, 256, focal=400.0)
+    errors = rotation_errors_deg(rotations, fit.rotation)
+    assert np.median(errors) < 1.0 and errors.max() < 1.5, errors  # exact without smoothing; this is its bias
+    assert fit.reprojection_px < 0.5 and fit.focal == 400.0
+    distance = np.linalg.norm(fit.translation, axis=1)
+    assert np.allclose(distance, np.linalg.norm(translation), rtol=0.25), "the metric scale comes from the eye prior"
+    camera_in_head = np.einsum("nji,nj->ni", fit.rotation, -fit.translation)  # -R^T t: camera centre, head frame
+    assert np.all(camera_in_head[:, 2] > 0.5), "the camera looks at the face from the front (+z of the head)"
+
+
+def test_head_pose_fit_searches_the_focal_length_and_still_gets_rotations():
+    track, rotations, _ = _synthetic_track(yaw_deg=15.0, focal=400.0)
+    fit = fit_head_poses(track, 256, 256)
+    assert 400.0 / 1.5 < fit.focal < 400.0 * 1.5, fit.focal  # weakly determined: 8 candidates, shape adapting
+    assert np.median(rotation_errors_deg(rotations, fit.rotation)) < 1.0
+
+
+def _portrait_landmarks() -> np.ndarray:
+    """68 points of a frontal face centred at (50, 40) in a 100 x 120 image (only the jaw, brows, lips matter)."""
+    points = np.zeros((68, 2))
+    jaw_angle = np.linspace(math.pi, 0, 17)
+    points[:17] = np.stack([50 + 20 * np.cos(jaw_angle), 40 + 25 * np.sin(jaw_angle)], 1)  # chin at (50, 65)
+    points[17:27] = np.stack([np.linspace(33, 67, 10), np.full(10, 25.0)], 1)
+    points[27:48] = [50, 38]
+    points[48:60] = np.stack([np.linspace(42, 58, 12), np.full(12, 55.0)], 1)
+    points[60:68] = [50, 55]
+    return points
+
+
+def _person() -> np.ndarray:
+    """Head (rows 10-65), a 24 px neck (to row 85), shoulders below."""
+    person = np.zeros((120, 100), bool)
+    person[10:66, 25:75] = True
+    person[66:85, 38:62] = True
+    person[85:120, 5:95] = True
+    return person
+
+
+def test_parsing_cuts_the_person_at_the_jaw_and_takes_the_narrow_part_under_the_chin_as_neck():
+    person = _person()
+    labels = parse_portrait(person, _portrait_landmarks())
+    assert labels[30, 50] == HEAD and labels[12, 30] == HEAD and labels[67, 50] == HEAD, "down to under the chin"
+    assert labels[60, 27] == HEAD, "beside the jaw, above the chin's row: the side of the head"
+    assert labels[75, 50] == NECK and labels[75, 39] == NECK and labels[72, 50] == NECK
+    assert labels[90, 50] == TORSO and labels[100, 10] == TORSO, "where the person widens: shoulders"
+    assert labels[5, 50] == 0 and labels[75, 30] == 0
+    assert (labels > 0).sum() == person.sum()
+
+
+def test_background_plate_ignores_the_person_and_torso_layer_fills_under_the_chin():
+    g = np.random.default_rng(1)
+    plate = g.integers(0, 255, (120, 100, 3), dtype=np.uint8)
+    samples = []
+    for shift in range(0, 40, 5):  # the person moves, so every background pixel is seen sometimes
+        person = np.zeros((120, 100), bool)
+        person[10:120, 10 + shift : 50 + shift] = True
+        frame = plate.copy()
+        frame[person] = (200, 30, 30)
+        samples.append((frame, person.astype(np.uint8)))
+    estimate = background_plate(samples, margin=1)
+    seen = np.ones(plate.shape[:2], bool)
+    seen[:, 44:51] = False  # behind the person in every frame (and its margin): in-painted
+    assert np.abs(estimate.astype(int) - plate)[seen].max() == 0
+    assert estimate[~seen].std() > 0, "never-seen pixels are in-painted from their surroundings"
+    frame, labels = samples[0]
+    composite = on_plate(frame, labels, np.zeros_like(plate))
+    assert (composite[~labels.astype(bool)] == 0).all() and (composite[labels.astype(bool)] == frame[labels > 0]).all()
+
+    landmarks = _portrait_landmarks()
+    labels = parse_portrait(_person(), landmarks)
+    frame = np.full((120, 100, 3), 100, np.uint8)
+    layer = torso_layer(frame, labels, landmarks)
+    assert layer.shape == (120, 100, 4)
+    assert layer[100, 50, 3] == 255 and layer[75, 50, 3] == 255, "torso and neck opaque"
+    assert layer[30, 50, 3] == 0 and layer[50, 50, 3] == 0, "the face transparent"
+    assert layer[62, 50, 3] == 255 and layer[62, 50, 0] == 70, "just above the neck, behind the chin: filled, darker"
+
+
+def test_steps_are_skipped_when_done_and_redone_when_forced_with_everything_after(tmp_path):
+    calls = []
+
+    def step(name):
+        return Step(name, lambda: calls.append(name) or f"{name} ok", {"setting": 1})
+
+    names = ["a", "b", "c"]
+    console = Console(file=open(tmp_path / "log.txt", "w"))
+    StepRunner(tmp_path, [step(n) for n in names], [], console).run()
+    assert calls == names
+    runner = StepRunner(tmp_path, [step(n) for n in names], [], console)
+    runner.run()
+    assert calls == names and [row[1] for row in runner.rows] == ["skipped (done)"] * 3
+    StepRunner(tmp_path, [step(n) for n in names], ["b"], console).run()
+    assert calls == names + ["b", "c"]
+    changed = [step("a"), Step("b", lambda: calls.append("b2") or "", {"setting": 2}), step("c")]
+    StepRunner(tmp_path, changed, [], console).run()
+    assert calls[-2:] == ["b2", "c"], "a changed setting redoes the step and the ones after it"
+    assert json.loads((tmp_path / "b.json").read_text())["settings"] == {"setting": 2}
+    with pytest.raises(ValueError, match="unknown steps"):
+        StepRunner(tmp_path, [step(n) for n in names], ["z"], console)
+
+
+class _FakeFan:
+    """Stands in for face-alignment's 3D-FAN: two faces in frame 0 (the larger must win), none in frame 1; its
+    depth grows towards the camera (the backend must flip it)."""
+
+    def __init__(self, face: np.ndarray) -> None:
+        self.face = face
+
+    def get_landmarks_from_image(self, frame):
+        if frame.mean() > 100:
+            return None
+        small = self.face.copy()
+        small[:, :2] = small[:, :2] * 0.2
+        return [small, self.face]
+
+
+def test_face_alignment_backend_picks_the_largest_face_marks_misses_and_orients_depth():
+    face = np.zeros((68, 3))
+    face[:, :2] = np.random.default_rng(0).uniform(10, 60, (68, 2))
+    face[30, 2], face[[36, 45], 2] = 5.0, -5.0  # nose tip "deeper" than the eye corners: FAN's sign, flipped
+    frames = [np.zeros((64, 64, 3), np.uint8), np.full((64, 64, 3), 200, np.uint8)]
+    track = track_fan_landmarks(frames, fan=_FakeFan(face))
+    assert track.shape == (2, 68, 3) and np.isnan(track[1]).all()
+    np.testing.assert_allclose(track[0, :, :2], face[:, :2])
+    assert track[0, 30, 2] == -5.0 and track[0, 36, 2] == 5.0, "depth now grows away from the camera"
+    assert IBUG_LAYOUT.ibug68 == tuple(range(68)) and len(MESH_LAYOUT.ibug68) == 68
+    assert max(MESH_LAYOUT.ibug68) < 468
+
+
+def test_rotation_errors_ignore_the_head_frame_convention_and_measure_the_rest():
+    truth = Rotation.from_euler("YXZ", np.random.default_rng(2).uniform(-10, 10, (20, 3)), degrees=True).as_matrix()
+    frame = Rotation.from_euler("xyz", [30, -20, 5], degrees=True).as_matrix()
+    np.testing.assert_allclose(rotation_errors_deg(truth, truth @ frame), 0.0, atol=1e-5)
+    wobble = Rotation.from_rotvec(np.radians(1.0) * np.array([[0, 1, 0], [0, -1, 0]] * 10)).as_matrix()
+    errors = rotation_errors_deg(truth, wobble @ truth @ frame)  # 1 degree off, alternating, in the camera
+    np.testing.assert_allclose(errors, 1.0, atol=0.05)
