@@ -44,14 +44,14 @@ def score_processed(output: Path, sample: Path) -> dict:
     landmarks = np.stack([np.loadtxt(output / "ori_imgs" / f"{i}.lms") for i in ids])
     focal = json.loads((output / "transforms_train.json").read_text())["focal_len"]
     true_focal = json.loads((sample / "transforms_train.json").read_text())["focal_len"]
-    iou = {}
-    for k, name in enumerate(PARSING_CLASSES):
-        inter = union = 0
-        for i in ids:
-            ours = parsing_labels(output / "parsing" / f"{i}.png") == k
-            theirs = parsing_labels(sample / "parsing" / f"{i}.png") == k
-            inter, union = inter + int((ours & theirs).sum()), union + int((ours | theirs).sum())
-        iou[name] = inter / max(union, 1)
+    inter, union = np.zeros(len(PARSING_CLASSES)), np.zeros(len(PARSING_CLASSES))
+    classes = np.arange(len(PARSING_CLASSES))[:, None, None]
+    for i in ids:
+        ours = parsing_labels(output / "parsing" / f"{i}.png")[None] == classes
+        theirs = parsing_labels(sample / "parsing" / f"{i}.png")[None] == classes
+        inter += (ours & theirs).sum((1, 2))
+        union += (ours | theirs).sum((1, 2))
+    iou = {name: float(inter[k] / max(union[k], 1)) for k, name in enumerate(PARSING_CLASSES)}
     plate = cv2.imread(str(output / "bc.jpg")).astype(float) - cv2.imread(str(sample / "bc.jpg"))
     return {
         "frames": len(ids),
