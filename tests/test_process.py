@@ -98,7 +98,7 @@ def test_a_second_run_skips_finished_steps_and_force_redoes_one_and_the_rest(pro
         for name in ("poses", "parsing")
     }
     assert forced.stdout.count("done before, skipped") == 4, forced.stdout[-2000:]  # parsing, background redone
-    assert records["parsing"]["summary"] == "100 parsing maps"
+    assert records["parsing"]["summary"] == "100 parsing maps by person segmentation and landmarks"
 
 
 def _video(path: Path, frames: int, audio_seconds: float | None, face: bool = False, sample: Path | None = None):
@@ -112,6 +112,9 @@ def _video(path: Path, frames: int, audio_seconds: float | None, face: bool = Fa
 
 def test_bad_inputs_are_refused_naming_the_file(tmp_path):
     silent = _video(tmp_path / "silent.mp4", 30, None)
+    with pytest.raises(InputFileError, match=r"none.pth: does not exist \(--parsing-weights\)"):
+        process_video(ProcessArgs(silent, tmp_path / "z", parsing_weights=tmp_path / "none.pth"))
+    assert not (tmp_path / "z").exists(), "refused before anything is written"
     with pytest.raises(AudioInputError, match="has no audio stream"):
         process_video(ProcessArgs(silent, tmp_path / "a"))
     short = _video(tmp_path / "short.mp4", 10, 0.4)

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from rich.console import Console
 from scipy.spatial.transform import Rotation
 
+from rad_nerfstudio.errors import InputFileError
 from rad_nerfstudio.evaluation.process_scores import rotation_errors_deg
 from rad_nerfstudio.io.video import Mp4Writer
+from rad_nerfstudio.process.face_parsing_net import FaceParsingNet, load_face_parsing_net, network_parsing
 from rad_nerfstudio.process.head_pose import OPENCV_TO_OPENGL, fit_head_poses
 from rad_nerfstudio.process.landmark_backends import IBUG_LAYOUT, MESH_LAYOUT, track_fan_landmarks
 from rad_nerfstudio.process.parsing import HEAD, NECK, TORSO, parse_portrait
@@ -211,3 +214,48 @@ def test_rotation_errors_ignore_the_head_frame_convention_and_measure_the_rest()
     wobble = Rotation.from_rotvec(np.radians(1.0) * np.array([[0, 1, 0], [0, -1, 0]] * 10)).as_matrix()
     errors = rotation_errors_deg(truth, wobble @ truth @ frame)  # 1 degree off, alternating, in the camera
     np.testing.assert_allclose(errors, 1.0, atol=0.05)
+
+
+def test_face_parsing_net_loads_the_checkpoint_layout_and_maps_classes_to_our_labels(tmp_path):
+    net = FaceParsingNet()
+    keys = set(net.state_dict())
+    for key in (  # names of the face-parsing checkpoint (79999_iter.pth)
+        "cp.resnet.conv1.weight",
+        "cp.resnet.layer3.0.downsample.0.weight",
+        "cp.arm16.conv.conv.weight",
+        "cp.arm32.bn_atten.running_var",
+        "cp.conv_avg.bn.weight",
+        "ffm.convblk.conv.weight",
+        "ffm.conv2.weight",
+        "conv_out.conv_out.weight",
+        "conv_out16.conv.bn.bias",
+    ):
+        assert key in keys, key
+    assert not any(key.startswith("cp.resnet.fc") for key in keys), "no classifier of the trunk"
+    state = {k: v for k, v in net.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "weights.pth")
+    loaded = load_face_parsing_net(tmp_path / "weights.pth")
+    frame = np.random.default_rng(0).integers(0, 255, (40, 30, 3), dtype=np.uint8)
+    with torch.no_grad():
+        assert loaded(torch.zeros(1, 3, 64, 64)).shape == (1, 19, 64, 64)
+    labels = next(network_parsing([frame], loaded))
+    assert labels.shape == (40, 30) and set(np.unique(labels)) <= {0, 1, 2, 3}
+
+    def planted(images):  # class 17 (hair) on the top half, 14 (neck) then 16 (cloth) below, 0 at the right edge
+        logits = torch.zeros(images.shape[0], 19, *images.shape[2:])
+        h, w = images.shape[2:]
+        logits[:, 17, : h // 2] = 1
+        logits[:, 14, h // 2 : 3 * h // 4] = 1
+        logits[:, 16, 3 * h // 4 :] = 1
+        logits[:, 0, :, w - w // 4 :] = 2
+        return logits
+
+    labels = next(network_parsing([np.zeros((40, 40, 3), np.uint8)], planted))
+    assert labels[5, 5] == HEAD and labels[25, 5] == NECK and labels[35, 5] == TORSO and labels[5, 38] == 0
+
+    torch.save({"something": torch.zeros(2)}, tmp_path / "other.pth")
+    with pytest.raises(InputFileError, match="other.pth: is not a face-parsing BiSeNet state dict"):
+        load_face_parsing_net(tmp_path / "other.pth")
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    with pytest.raises(InputFileError, match="junk.pth: cannot be read"):
+        load_face_parsing_net(tmp_path / "junk.pth")

@@ -31,6 +31,7 @@ from rad_nerfstudio.io.layout import (
     write_transforms,
     write_wav,
 )
+from rad_nerfstudio.process.face_parsing_net import load_face_parsing_net, network_parsing
 from rad_nerfstudio.process.head_pose import fit_head_poses
 from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendName
 from rad_nerfstudio.process.parsing import parse_portrait
@@ -59,6 +60,7 @@ class ProcessSettings:
     audio_features: str = "mel"
     focal_length: float | None = None
     landmarks: LandmarkBackendName = "mediapipe"
+    parsing_weights: Path | None = None
 
 
 def _progress(description: str) -> Progress:
@@ -83,7 +85,7 @@ class PortraitProcess:
             Step("audio-features", self.audio_features, {"extractor": s.audio_features}),
             Step("landmarks", self.landmarks, {"backend": s.landmarks}),
             Step("poses", self.poses, {"focal_length": s.focal_length}),
-            Step("parsing", self.parsing),
+            Step("parsing", self.parsing, {"weights": str(s.parsing_weights) if s.parsing_weights else None}),
             Step("background", self.background),
         ]
 
@@ -180,13 +182,21 @@ class PortraitProcess:
         return f"focal {fit.focal:.1f} px ({source}), reprojection {fit.reprojection_px:.2f} px RMS"
 
     def parsing(self) -> str:
-        """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours)."""
+        """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours): by the
+        face-parsing network when its weights are given, else person segmentation cut by the landmarks."""
         kept = self._kept()
-        masks = person_masks(self._frames(kept, "parsing"))
-        for index, person in zip(kept, masks, strict=True):
-            labels = parse_portrait(person, read_landmarks(self.root / "ori_imgs" / f"{index}.lms"))
-            write_image(self.root / "parsing" / f"{index}.png", parsing_bgr(labels), order="bgr")
-        return f"{kept.size} parsing maps"
+        weights = self.settings.parsing_weights
+        if weights is not None:
+            net = load_face_parsing_net(weights)
+            labels = network_parsing(self._frames(kept, "parsing"), net)
+        else:
+            masks = person_masks(self._frames(kept, "parsing"))
+            lms = (read_landmarks(self.root / "ori_imgs" / f"{index}.lms") for index in kept)
+            labels = (parse_portrait(person, landmarks) for person, landmarks in zip(masks, lms, strict=True))
+        for index, frame_labels in zip(kept, labels, strict=True):
+            write_image(self.root / "parsing" / f"{index}.png", parsing_bgr(frame_labels), order="bgr")
+        method = f"face-parsing network ({weights.name})" if weights else "person segmentation and landmarks"
+        return f"{kept.size} parsing maps by {method}"
 
     def background(self) -> str:
         """Background plate ``bc.jpg``; ``gt_imgs`` on the plate; RGBA ``torso_imgs``."""

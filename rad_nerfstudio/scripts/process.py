@@ -32,20 +32,33 @@ class ProcessArgs:
     """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
+    parsing_weights: Path | None = None
+    """Weights of the face-parsing BiSeNet (79999_iter.pth, CelebAMask-HQ) to parse with; without them the person
+    segmentation is cut by the landmarks (no weights needed)."""
     force: List[str] = field(default_factory=list)
     """Steps to redo (and the ones after them): frames, audio-features, landmarks, poses, parsing, background."""
 
 
 def process_video(args: ProcessArgs) -> None:
+    from rad_nerfstudio.errors import InputFileError
     from rad_nerfstudio.process.pipeline import PortraitProcess, ProcessSettings
     from rad_nerfstudio.process.steps import StepRunner
     from rad_nerfstudio.process.video_frames import FrameGeometry, parse_crop
 
     if args.size < 0:
         raise ValueError(f"--size must be >= 0, got {args.size}")
+    if args.parsing_weights is not None and not args.parsing_weights.is_file():
+        raise InputFileError(args.parsing_weights, "does not exist (--parsing-weights)")
     geometry = FrameGeometry(parse_crop(args.crop), args.size)
     settings = ProcessSettings(
-        args.video, args.output_dir, args.audio, geometry, args.audio_features, args.focal_length, args.landmarks
+        args.video,
+        args.output_dir,
+        args.audio,
+        geometry,
+        args.audio_features,
+        args.focal_length,
+        args.landmarks,
+        args.parsing_weights,
     )
     process = PortraitProcess(settings, CONSOLE)
     runner = StepRunner(process.state / "steps", process.steps(), args.force, CONSOLE)
