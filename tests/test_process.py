@@ -101,7 +101,8 @@ def test_a_second_run_skips_finished_steps_and_force_redoes_one_and_the_rest(pro
     assert records["parsing"]["summary"] == "100 parsing maps by person segmentation and landmarks"
 
 
-def _video(path: Path, frames: int, audio_seconds: float | None, face: bool = False, sample: Path | None = None):
+def _video(path: Path, frames: int, audio_seconds: float | None) -> Path:
+    """A 64 px noise video (no face) with ``audio_seconds`` of silence, or no audio stream."""
     audio = None if audio_seconds is None else np.zeros(int(audio_seconds * 16000), np.float32)
     g = np.random.default_rng(0)
     with Mp4Writer(path, 64, 64, 25, audio) as video:

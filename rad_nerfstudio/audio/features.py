@@ -120,14 +120,12 @@ def _compute(root: Path, name: str, num_frames: int, fps: float) -> AudioFeature
 def _cache(path: Path, windows: Tensor) -> None:
     from nerfstudio.utils.rich_utils import CONSOLE
 
-    from rad_nerfstudio.io.atomic import atomic_path
+    from rad_nerfstudio.io.atomic import save_npy_atomic
 
     if path.exists():
         return
     try:
-        with atomic_path(path) as tmp:
-            with open(tmp, "wb") as handle:
-                np.save(handle, windows.numpy())
+        save_npy_atomic(path, windows.numpy())
         CONSOLE.print(f"Cached audio features in {path}")
     except OSError as err:
         CONSOLE.print(f"[yellow]Could not cache audio features in {path} ({err}); they will be recomputed next time.")

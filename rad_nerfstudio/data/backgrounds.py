@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import cv2
 import torch
 from jaxtyping import UInt8
 from torch import Tensor
 
 from rad_nerfstudio.errors import DatasetError, InputFileError
+from rad_nerfstudio.io.layout import read_rgb
 
 NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177, 64), "grey": (128, 128, 128)}
 BACKGROUND_HELP = "dataset (bc.jpg), white, black, green, grey, a colour #rrggbb or r,g,b, or an image path"
@@ -37,9 +37,7 @@ def load_background(choice: str, root: Path, width: int, height: int) -> UInt8[T
     error = DatasetError if choice == "dataset" else InputFileError
     if not path.exists():
         raise error(path, f"does not exist (background image; the choices are {BACKGROUND_HELP})")
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = read_rgb(path, (width, height))
     if image is None:
         raise error(path, "cannot be read as an image (background)")
-    if image.shape[:2] != (height, width):
-        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return torch.from_numpy(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+    return torch.from_numpy(image)

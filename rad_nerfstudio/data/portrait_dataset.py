@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from nerfstudio.data.datasets.base_dataset import InputDataset
 
 from rad_nerfstudio.errors import DatasetError
+from rad_nerfstudio.io.layout import read_rgb
 
 
 class PortraitDataset(InputDataset):
@@ -16,10 +16,8 @@ class PortraitDataset(InputDataset):
 
     def get_numpy_image(self, image_idx: int) -> npt.NDArray[np.uint8]:
         path = self._dataparser_outputs.image_filenames[image_idx]
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        width, height = int(self.cameras.width[image_idx]), int(self.cameras.height[image_idx])
+        image = read_rgb(path, (width, height))
         if image is None:
             raise DatasetError(path, "cannot be read as an image")
-        width, height = int(self.cameras.width[image_idx]), int(self.cameras.height[image_idx])
-        if image.shape[:2] != (height, width):
-            image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-        return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+        return image

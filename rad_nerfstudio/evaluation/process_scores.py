@@ -10,7 +10,8 @@ import numpy as np
 from jaxtyping import Float
 from scipy.spatial.transform import Rotation
 
-from rad_nerfstudio.constants import PARSING_BGR, PARSING_CLASSES
+from rad_nerfstudio.constants import PARSING_CLASSES
+from rad_nerfstudio.io.layout import read_parsing_labels
 
 
 def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]) -> np.ndarray:
@@ -19,13 +20,6 @@ def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.nd
     u, _, vt = np.linalg.svd(np.einsum("nji,njk->ik", truth, estimate))
     frame = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
     return np.degrees(Rotation.from_matrix(np.einsum("nji,njk->nik", truth @ frame, estimate)).magnitude())
-
-
-def parsing_labels(path: Path) -> np.ndarray:
-    """Class indices of a parsing image (nearest of the anchors' colours)."""
-    bgr = cv2.imread(str(path)).astype(int)
-    palette = np.array([PARSING_BGR[name] for name in PARSING_CLASSES])
-    return np.abs(bgr[..., None, :] - palette).sum(-1).argmin(-1)
 
 
 def _frames(root: Path) -> list:
@@ -47,8 +41,8 @@ def score_processed(output: Path, sample: Path) -> dict:
     inter, union = np.zeros(len(PARSING_CLASSES)), np.zeros(len(PARSING_CLASSES))
     classes = np.arange(len(PARSING_CLASSES))[:, None, None]
     for i in ids:
-        ours = parsing_labels(output / "parsing" / f"{i}.png")[None] == classes
-        theirs = parsing_labels(sample / "parsing" / f"{i}.png")[None] == classes
+        ours = read_parsing_labels(output / "parsing" / f"{i}.png")[None] == classes
+        theirs = read_parsing_labels(sample / "parsing" / f"{i}.png")[None] == classes
         inter += (ours & theirs).sum((1, 2))
         union += (ours | theirs).sum((1, 2))
     iou = {name: float(inter[k] / max(union[k], 1)) for k, name in enumerate(PARSING_CLASSES)}

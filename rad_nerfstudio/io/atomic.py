@@ -9,6 +9,8 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 
 def _default_mode(directory: bool) -> int:
     """Permissions a plain ``open``/``mkdir`` would give under the current umask."""
@@ -42,6 +44,12 @@ def write_text_atomic(path: Path, text: str) -> None:
     """Write a text file atomically."""
     with atomic_path(path) as tmp:
         tmp.write_text(text)
+
+
+def save_npy_atomic(path: Path, array: np.ndarray) -> None:
+    """Write an ``.npy`` file atomically (``np.save`` to a handle, so no suffix is appended to the temporary)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, array)
 
 
 @contextlib.contextmanager

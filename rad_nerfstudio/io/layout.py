@@ -7,10 +7,10 @@ from pathlib import Path
 from typing import Sequence, Tuple
 
 import numpy as np
-import soundfile
 from jaxtyping import Float, UInt8
 
 from rad_nerfstudio.constants import PARSING_BGR, PARSING_CLASSES
+from rad_nerfstudio.errors import InputFileError
 from rad_nerfstudio.io.atomic import atomic_path, write_text_atomic
 
 _PALETTE_BGR = np.array([PARSING_BGR[name] for name in PARSING_CLASSES], dtype=np.uint8)
@@ -57,6 +57,30 @@ def write_landmarks(path: Path, points: Float[np.ndarray, "68 2"]) -> None:
         np.savetxt(tmp, points, "%f")
 
 
+def read_rgb(path: Path, size: Tuple[int, int] | None = None) -> UInt8[np.ndarray, "h w 3"] | None:
+    """An image file as RGB, resized (area filter) to ``size`` = (width, height) when given; None if unreadable."""
+    import cv2
+
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    if size is not None and image.shape[:2] != (size[1], size[0]):
+        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), dtype=np.uint8)
+
+
+def read_parsing_labels(path: Path) -> UInt8[np.ndarray, "h w"]:
+    """Labels (indices of PARSING_CLASSES) of a parsing image: the nearest of the anchors' colours (so JPEG-like
+    colour noise does not matter); the inverse of ``parsing_bgr``."""
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise InputFileError(path, "cannot be read as a parsing image")
+    distance = np.abs(bgr[..., None, :].astype(np.int16) - _PALETTE_BGR.astype(np.int16)).sum(-1)
+    return distance.argmin(-1).astype(np.uint8)
+
+
 def parsing_bgr(labels: UInt8[np.ndarray, "h w"]) -> UInt8[np.ndarray, "h w 3"]:
     """Parsing image in the anchors' colours, BGR as written by OpenCV (labels index PARSING_CLASSES)."""
     return _PALETTE_BGR[labels]
@@ -64,6 +88,8 @@ def parsing_bgr(labels: UInt8[np.ndarray, "h w"]) -> UInt8[np.ndarray, "h w 3"]:
 
 def write_wav(path: Path, audio: Float[np.ndarray, " samples"], sample_rate: int) -> None:
     """16-bit PCM mono wav."""
+    import soundfile
+
     with atomic_path(path) as tmp:
         soundfile.write(tmp, np.clip(audio, -1.0, 1.0), sample_rate, subtype="PCM_16", format="WAV")
 

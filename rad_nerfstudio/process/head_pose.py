@@ -30,6 +30,8 @@ EYE_CORNER_DISTANCE = 0.09
 HEAD_CENTRE_DEPTH = 0.07
 """How far behind the face's rigid points the head frame's origin lies (metres)."""
 OPENCV_TO_OPENGL = np.diag([1.0, -1.0, -1.0])
+SHAPE_WEIGHT = 1e4
+"""Cost of the shape correction per squared metre: a 1 cm change costs as much as one squared pixel of error."""
 FOCAL_SEARCH_FRAMES = 120
 """Frames (evenly spread) on which focal-length candidates are compared."""
 JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
@@ -98,46 +100,43 @@ def rigid_shape(
     return head, rigid
 
 
-def _project(shape: Tensor, tangent: Tensor, log_focal: Tensor, centre: Tensor) -> Tensor:
+def _project(shape: Tensor, tangent: Tensor, focal: float, centre: Tensor) -> Tensor:
     """Pixel positions ``[n, r, 2]`` of the shape under per-frame (axis-angle, translation) OpenCV poses."""
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]])  # nerfstudio orders (translation, rotation)
     points = torch.einsum("nij,rj->nri", pose[:, :, :3], shape) + pose[:, None, :, 3]
     depth = points[..., 2:].clamp(min=1e-3)
-    return torch.exp(log_focal) * points[..., :2] / depth + centre
+    return focal * points[..., :2] / depth + centre
 
 
 def _fit(
     shape: Tensor,
     observed: Tensor,
     tangent: Tensor,
-    log_focal: Tensor,
+    focal: float,
     centre: Tensor,
     iterations: int,
     smoothness: float = 0.0,
-    shape_weight: float | None = None,
-) -> tuple[Tensor, Tensor, float]:
-    """L-BFGS on the reprojection error at a fixed focal length (per-frame poses, and a shape correction when
-    ``shape_weight`` is given); returns poses, shape and the RMS error in pixels."""
+) -> tuple[Tensor, float]:
+    """L-BFGS on the reprojection error at a fixed focal length, over the per-frame poses and a shape correction
+    (weighed by ``SHAPE_WEIGHT``); returns the poses and the RMS reprojection error in pixels."""
     tangent = tangent.clone().requires_grad_(True)
-    delta = torch.zeros_like(shape, requires_grad=shape_weight is not None)
-    parameters = [tangent] + ([delta] if shape_weight is not None else [])
-    optimizer = torch.optim.LBFGS(parameters, max_iter=iterations, line_search_fn="strong_wolfe")
+    delta = torch.zeros_like(shape, requires_grad=True)
+    optimizer = torch.optim.LBFGS([tangent, delta], max_iter=iterations, line_search_fn="strong_wolfe")
 
     def loss() -> Tensor:
         optimizer.zero_grad()
-        error = (_project(shape + delta, tangent, log_focal, centre) - observed).square().sum(-1).mean()
+        error = (_project(shape + delta, tangent, focal, centre) - observed).square().sum(-1).mean()
         if smoothness > 0 and len(tangent) > 2:
             jerk = (tangent[2:] - 2 * tangent[1:-1] + tangent[:-2]) / JITTER_SCALE
             error = error + smoothness * jerk.square().sum(-1).mean()
-        if shape_weight is not None:
-            error = error + shape_weight * delta.square().sum(-1).mean()
+        error = error + SHAPE_WEIGHT * delta.square().sum(-1).mean()
         error.backward()
         return error
 
     optimizer.step(loss)  # pyright: ignore[reportArgumentType]
     with torch.no_grad():
-        rms = float((_project(shape + delta, tangent, log_focal, centre) - observed).square().sum(-1).mean().sqrt())
-    return tangent.detach(), (shape + delta).detach(), rms
+        rms = float((_project(shape + delta, tangent, focal, centre) - observed).square().sum(-1).mean().sqrt())
+    return tangent.detach(), rms
 
 
 def _initial_poses(head: np.ndarray, observed: np.ndarray, focal: float, centre: np.ndarray) -> np.ndarray:
@@ -175,33 +174,32 @@ def fit_head_poses(
 ) -> HeadPoseFit:
     """Head poses (and, unless ``focal`` is given in pixels, the focal length) of 3D face points tracked in
     ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no missing frames),
-    laid out as ``layout`` says. The focal length is searched
-    within ``focal_range`` (units of the image width) on up to ``FOCAL_SEARCH_FRAMES`` frames."""
+    laid out as ``layout`` says. The focal length is searched within ``focal_range`` (units of the image width)
+    on up to ``FOCAL_SEARCH_FRAMES`` frames."""
     head, rigid = rigid_shape(meshes, layout)
     observed = meshes[:, rigid, :2]
     centre = np.array([width / 2.0, height / 2.0])  # the layout's cx, cy
     shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
     centre_t = torch.tensor(centre, dtype=torch.float64)
-    candidates = [focal] if focal else np.geomspace(focal_range[0] * width, focal_range[1] * width, 8)
-    probe = np.unique(np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int))
-    best_rms, best_focal = np.inf, float(candidates[0])
-    for candidate in candidates if len(candidates) > 1 else []:
-        initial = torch.tensor(_initial_poses(head, observed[probe], candidate, centre), dtype=torch.float64)
-        log_focal = torch.tensor(np.log(candidate), dtype=torch.float64)
-        rms = _fit(shape_t, torch.tensor(observed[probe]), initial, log_focal, centre_t, 20, shape_weight=1e4)[2]
-        if rms < best_rms:
-            best_rms, best_focal = rms, float(candidate)
-    initial = torch.tensor(_initial_poses(head, observed, best_focal, centre), dtype=torch.float64)
-    log_focal = torch.tensor(np.log(best_focal), dtype=torch.float64)
-    tangent, _, rms = _fit(
-        shape_t, torch.tensor(observed), initial, log_focal, centre_t, 200, smoothness, shape_weight=1e4
-    )
+    observed_t = torch.tensor(observed)
+
+    def fitted(candidate: float, frames: np.ndarray, iterations: int, smoothness: float = 0.0):
+        initial = torch.tensor(_initial_poses(head, observed[frames], candidate, centre), dtype=torch.float64)
+        return _fit(shape_t, observed_t[frames], initial, candidate, centre_t, iterations, smoothness)
+
+    if not focal:
+        probe = np.unique(
+            np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int)
+        )
+        candidates = np.geomspace(focal_range[0] * width, focal_range[1] * width, 8)
+        focal = float(min(candidates, key=lambda candidate: fitted(float(candidate), probe, 20)[1]))
+    tangent, rms = fitted(focal, np.arange(len(observed)), 200, smoothness)
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]]).numpy()
     rotation_cv, translation_cv = pose[:, :, :3] @ OPENCV_TO_OPENGL, pose[:, :, 3]  # head axes -> OpenCV camera
     return HeadPoseFit(
         rotation=OPENCV_TO_OPENGL @ rotation_cv,
         translation=translation_cv @ OPENCV_TO_OPENGL,
-        focal=best_focal,
+        focal=focal,
         reprojection_px=rms,
         rigid_vertices=rigid,
     )

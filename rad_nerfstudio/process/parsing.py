@@ -19,6 +19,11 @@ MAX_NECK_LENGTH = 1.0
 """Nor does it reach further below the chin than this many face heights (brows to chin)."""
 
 
+def face_height(landmarks: Float[np.ndarray, "68 2"]) -> float:
+    """Brows to chin, in pixels: the unit of the parsing geometry."""
+    return float(landmarks[8, 1] - landmarks[17:27, 1].min())
+
+
 def jaw_line(landmarks: Float[np.ndarray, "68 2"], width: int) -> Float[np.ndarray, " w"]:
     """For every image column, the row where the head ends: the jaw contour, and the chin's row beyond it."""
     jaw = landmarks[list(JAW)]
@@ -26,22 +31,23 @@ def jaw_line(landmarks: Float[np.ndarray, "68 2"], width: int) -> Float[np.ndarr
     line = np.interp(np.arange(width), jaw[order, 0], jaw[order, 1])
     outside = (np.arange(width) < jaw[:, 0].min()) | (np.arange(width) > jaw[:, 0].max())
     line[outside] = jaw[:, 1].max()
-    return line + JAW_MARGIN * (landmarks[8, 1] - landmarks[17:27, 1].min())
+    return line + JAW_MARGIN * face_height(landmarks)
 
 
 def neck_mask(person: Bool[np.ndarray, "h w"], landmarks: Float[np.ndarray, "68 2"]) -> Bool[np.ndarray, "h w"]:
-    """The person's narrow column under the chin: in each row below the jaw, the run of person pixels through
-    the chin's column, until the run widens into shoulders."""
+    """The person's narrow column under the chin: in each row from the jaw's top down, the run of person pixels
+    through the chin's column, until the run widens into shoulders (``parse_portrait`` keeps the part below the
+    jaw line)."""
     height, width = person.shape
     jaw = landmarks[list(JAW)]
     jaw_width = jaw[:, 0].max() - jaw[:, 0].min()
     chin_x, chin_y = int(round(landmarks[8, 0])), landmarks[8, 1]
-    face_height = chin_y - landmarks[17:27, 1].min()
-    below = np.arange(height)[:, None] > jaw_line(landmarks, width)[None, :]
     neck = np.zeros_like(person)
     if not 0 <= chin_x < width:
         return neck
-    for row in range(int(np.floor(jaw[:, 1].min())), min(height, int(chin_y + MAX_NECK_LENGTH * face_height))):
+    for row in range(
+        int(np.floor(jaw[:, 1].min())), min(height, int(chin_y + MAX_NECK_LENGTH * face_height(landmarks)))
+    ):
         if not person[row, chin_x]:
             continue
         left = chin_x - np.argmin(person[row, chin_x::-1]) + 1 if not person[row, : chin_x + 1].all() else 0
@@ -49,7 +55,7 @@ def neck_mask(person: Bool[np.ndarray, "h w"], landmarks: Float[np.ndarray, "68 
         if right - left > SHOULDER_WIDTH * jaw_width and row > chin_y:
             break
         neck[row, left:right] = True
-    return neck & below
+    return neck
 
 
 def parse_portrait(person: Bool[np.ndarray, "h w"], landmarks: Float[np.ndarray, "68 2"]) -> UInt8[np.ndarray, "h w"]:
@@ -61,5 +67,5 @@ def parse_portrait(person: Bool[np.ndarray, "h w"], landmarks: Float[np.ndarray,
     labels = np.zeros((height, width), np.uint8)
     labels[person & ~below_jaw] = HEAD
     labels[person & below_jaw] = TORSO
-    labels[neck] = NECK
+    labels[neck & below_jaw] = NECK
     return labels

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, List, Sequence
 
-import cv2
 import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -21,11 +20,13 @@ from rad_nerfstudio.audio.reading import load_audio
 from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE, VIDEO_FPS
 from rad_nerfstudio.data.landmarks import read_landmarks
 from rad_nerfstudio.errors import InputFileError
-from rad_nerfstudio.io.atomic import atomic_path
+from rad_nerfstudio.io.atomic import save_npy_atomic, write_text_atomic
 from rad_nerfstudio.io.layout import (
     camera_to_world,
     layout_dirs,
     parsing_bgr,
+    read_parsing_labels,
+    read_rgb,
     write_image,
     write_landmarks,
     write_transforms,
@@ -97,10 +98,10 @@ class PortraitProcess:
         return np.load(self.state / "kept.npy")
 
     def _frame(self, index: int) -> np.ndarray:
-        image = cv2.imread(str(self.root / "ori_imgs" / f"{index}.jpg"))
+        image = read_rgb(self.root / "ori_imgs" / f"{index}.jpg")
         if image is None:
             raise InputFileError(self.root / "ori_imgs" / f"{index}.jpg", "cannot be read; run --force frames")
-        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+        return image
 
     def _frames(self, ids: Sequence[int] | np.ndarray, description: str) -> Iterator[np.ndarray]:
         with _progress(description) as progress:
@@ -110,8 +111,7 @@ class PortraitProcess:
                 progress.advance(bar)
 
     def _labels(self, index: int) -> np.ndarray:
-        bgr = cv2.imread(str(self.root / "parsing" / f"{index}.png"))
-        return np.argmin(np.abs(bgr[..., None, :].astype(int) - parsing_bgr(np.arange(4, dtype=np.uint8))).sum(-1), -1)
+        return read_parsing_labels(self.root / "parsing" / f"{index}.png")
 
     # -------------------------------------------------------------------------------------------------- steps
     def frames(self) -> str:
@@ -137,8 +137,7 @@ class PortraitProcess:
         write_wav(self.root / "aud.wav", audio, AUDIO_SAMPLE_RATE)
         info = {"frames": count, "height": shape[0], "width": shape[1]}
         self.state.mkdir(parents=True, exist_ok=True)
-        with atomic_path(self.state / "frames.json") as tmp:
-            tmp.write_text(json.dumps(info))
+        write_text_atomic(self.state / "frames.json", json.dumps(info))
         return f"{count} frames of {shape[1]}x{shape[0]}, {len(audio) / AUDIO_SAMPLE_RATE:.2f} s of audio"
 
     def audio_features(self) -> str:
@@ -159,10 +158,8 @@ class PortraitProcess:
         kept = np.flatnonzero(found)
         for index in kept:
             write_landmarks(self.root / "ori_imgs" / f"{index}.lms", mesh[index][list(layout.ibug68), :2])
-        with atomic_path(self.state / "mesh.npy") as tmp, open(tmp, "wb") as handle:
-            np.save(handle, mesh.astype(np.float32))
-        with atomic_path(self.state / "kept.npy") as tmp, open(tmp, "wb") as handle:
-            np.save(handle, kept)
+        save_npy_atomic(self.state / "mesh.npy", mesh.astype(np.float32))
+        save_npy_atomic(self.state / "kept.npy", kept)
         dropped = np.flatnonzero(~found)
         if dropped.size:
             shown = ", ".join(str(i) for i in dropped[:20]) + (" ..." if dropped.size > 20 else "")

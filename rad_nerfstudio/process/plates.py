@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 from jaxtyping import Bool, Float, UInt8
 
-from rad_nerfstudio.process.parsing import HEAD, NECK, TORSO
+from rad_nerfstudio.process.parsing import HEAD, NECK, TORSO, face_height
 
 PLATE_FRAMES = 64
 """Frames (evenly spread) whose unoccupied pixels vote for the background plate."""
@@ -53,7 +53,7 @@ def torso_layer(
     rgba = np.zeros((*labels.shape, 4), np.uint8)
     rgba[..., :3] = np.where(body[..., None], frame, 0)
     rgba[..., 3] = body * 255
-    reach = int(np.ceil(UNDER_HEAD_REACH * (landmarks[8, 1] - landmarks[17:27, 1].min())))
+    reach = int(np.ceil(UNDER_HEAD_REACH * face_height(landmarks)))
     for column in np.flatnonzero((labels == NECK).any(axis=0)):
         top = int(np.flatnonzero(labels[:, column] == NECK).min())
         start = max(0, top - reach)
