@@ -7,6 +7,7 @@ model applies to viewer cameras (cameras without a dataset frame).
 
 from __future__ import annotations
 
+import threading
 from typing import Tuple
 
 import torch
@@ -23,6 +24,7 @@ class PortraitViewerControls(nn.Module):
     def __init__(self, eye: Float[Tensor, " frames"], default_frame: int, plate_shape: Tuple[int, int]) -> None:
         super().__init__()
         self.controls = RenderControls()
+        self._sync_lock = threading.Lock()
         self._eye = eye.detach().cpu()
         self._plate_shape = plate_shape
         self.audio_frame = ViewerSlider(
@@ -39,13 +41,17 @@ class PortraitViewerControls(nn.Module):
         self._sync()
 
     def _sync(self, _element: object = None) -> None:
-        """Copy every element's value into ``self.controls``."""
-        c = self.controls
-        c.audio_frame = int(self.audio_frame.value)
-        c.audio_smoothing = float(self.audio_smoothing.value)
-        c.eye = float(self._eye[c.audio_frame] if self.eye_from_frame.value else self.eye.value)
-        c.torso = bool(self.torso.value)
-        c.background = None
-        if self.background.value == "colour":
-            colour = torch.tensor(self.background_colour.value, dtype=torch.uint8)
-            c.background = colour.expand(*self._plate_shape, 3)
+        """Copy every element's value into ``self.controls``. viser calls back on worker threads, so syncs are
+        serialised (the last one reads the latest values) and each field is assigned its final value only."""
+        with self._sync_lock:
+            frame = int(self.audio_frame.value)
+            background = None
+            if self.background.value == "colour":
+                colour = torch.tensor(self.background_colour.value, dtype=torch.uint8)
+                background = colour.expand(*self._plate_shape, 3)
+            c = self.controls
+            c.audio_frame = frame
+            c.audio_smoothing = float(self.audio_smoothing.value)
+            c.eye = float(self._eye[frame] if self.eye_from_frame.value else self.eye.value)
+            c.torso = bool(self.torso.value)
+            c.background = background
