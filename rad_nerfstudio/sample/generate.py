@@ -30,8 +30,12 @@ from rad_nerfstudio.io.video import Mp4Writer
 from rad_nerfstudio.pinhole import Pinhole
 from rad_nerfstudio.sample.background import make_background
 from rad_nerfstudio.sample.contact_sheet import frame_grid, layers_strip
+from rad_nerfstudio.sample.face_photo import PHOTO_SOURCE
 from rad_nerfstudio.sample.head_model import FaceState, Palette, landmarks_3d
+from rad_nerfstudio.sample.looks import FlatLook, Look, LookName
 from rad_nerfstudio.sample.motion import EULER_ORDER, random_motion
+from rad_nerfstudio.sample.photo_background import BACKGROUND_SOURCE, photo_background
+from rad_nerfstudio.sample.photo_look import PhotoLook
 from rad_nerfstudio.sample.renderer import FrameParams, PortraitRenderer
 from rad_nerfstudio.sample.speech import SpeechEngine, synthesize_speech
 from rad_nerfstudio.sample.timeline import articulation_curves
@@ -39,9 +43,10 @@ from rad_nerfstudio.sample.timeline import articulation_curves
 FOCAL_PER_PIXEL = 1.6
 """Focal length in pixels per pixel of image size (a ~35 degree field of view)."""
 MIN_FRAMES = 22
+"""At least two validation frames under the 10/11 split."""
 NOVEL_SPEECH_SECONDS = 6.0
 """Length of ``raw/novel_speech.wav``: other words in the same voice, never seen in training, to drive renders."""
-"""At least two validation frames under the 10/11 split."""
+SHEET_FRAMES = 16
 
 
 @dataclass
@@ -54,6 +59,7 @@ class SampleSummary:
     size: int
     speech_engine: str
     elapsed_s: float
+    look: LookName = "photo"
 
 
 @dataclass
@@ -104,6 +110,7 @@ def generate_sample(
     supersample: int = 0,
     workers: int = 0,
     overwrite: bool = False,
+    look: LookName = "photo",
 ) -> SampleSummary:
     """Write a deterministic synthetic talking portrait to ``output_dir``.
 
@@ -116,6 +123,7 @@ def generate_sample(
         supersample: anti-aliasing samples per pixel side; 0 picks 2 up to 256 px and 1 above.
         workers: rendering processes; 0 uses up to two.
         overwrite: replace an existing non-empty ``output_dir``.
+        look: ``photo`` (a face photograph on the head, a defocused photo behind) or ``flat`` (flat colours).
     """
     global _STATE
     start = time.perf_counter()
@@ -137,8 +145,8 @@ def generate_sample(
     mouth_open, mouth_width = articulation_curves(voice.phones, times)
     motion = random_motion(motion_rng, num_frames, VIDEO_FPS)
     camera = Pinhole(size, size, FOCAL_PER_PIXEL * size, size / 2.0, size / 2.0)
-    palette = Palette.random(look_rng)
-    background = np.round(make_background(look_rng, size) * 255).astype(np.uint8)
+    appearance, plate = _look_and_background(look, look_rng, size)
+    background = np.round(plate * 255).astype(np.uint8)
 
     faces = [
         FaceState(float(o), float(w), float(e))
@@ -158,7 +166,7 @@ def generate_sample(
         for i in range(num_frames)
     ]
 
-    sheet_ids = set(np.linspace(0, num_frames - 1, 16).round().astype(int).tolist())
+    sheet_ids = _sheet_frames(mouth_open, motion.eye_open)
     sheet_frames = {}
     with atomic_directory(Path(output_dir), overwrite=overwrite) as root:
         layout_dirs(root)
@@ -175,7 +183,7 @@ def generate_sample(
                 [camera_to_world(r, t) for r, t in zip(motion.head_rotation, motion.head_translation, strict=False)]
             ),
         )
-        _STATE = _WorkerState(PortraitRenderer(camera, palette, background / 255.0, supersample), root, decoded_bc)
+        _STATE = _WorkerState(PortraitRenderer(camera, appearance, background / 255.0, supersample), root, decoded_bc)
         tasks = [(i, params[i], lms2d[i]) for i in range(num_frames)]
         progress = Progress(
             TextColumn("[bold blue]rendering frames"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
@@ -194,6 +202,7 @@ def generate_sample(
                 progress.advance(bar)
         _STATE = None
         _write_ground_truth(root / "gt", voice, mouth_open, mouth_width, motion, lms3d, lms2d, times)
+        _write_novel_speech_truth(root / "gt", novel)
         captions = [f"#{i} m{mouth_open[i]:.2f} e{motion.eye_open[i]:.2f}" for i in sorted(sheet_frames)]
         write_image(
             root / "gt" / "contact_sheet.png", frame_grid([sheet_frames[i] for i in sorted(sheet_frames)], captions)
@@ -208,6 +217,8 @@ def generate_sample(
             "fps": VIDEO_FPS,
             "sample_rate": AUDIO_SAMPLE_RATE,
             "speech_engine": voice.engine,
+            "look": look,
+            **({"photo": PHOTO_SOURCE, "background": BACKGROUND_SOURCE} if look == "photo" else {}),
             "supersample": supersample,
             "focal": camera.focal,
             "euler_order": f"scipy intrinsic '{EULER_ORDER}' (yaw, pitch, roll) in degrees",
@@ -216,7 +227,27 @@ def generate_sample(
             "parsing_bgr": {name: list(PARSING_BGR[name]) for name in PARSING_CLASSES},
         }
         write_text_atomic(root / "gt" / "meta.json", json.dumps(meta, indent=2))
-    return SampleSummary(Path(output_dir), num_frames, duration, size, voice.engine, time.perf_counter() - start)
+    return SampleSummary(Path(output_dir), num_frames, duration, size, voice.engine, time.perf_counter() - start, look)
+
+
+def _look_and_background(look: LookName, rng: np.random.Generator, size: int) -> Tuple[Look, np.ndarray]:
+    """The person's look and the background plate (RGB in [0, 1])."""
+    if look == "flat":
+        palette = Palette.random(rng)
+        return FlatLook(palette), make_background(rng, size)
+    if look == "photo":
+        return PhotoLook(size), photo_background(rng, size)
+    raise ValueError(f"--look must be photo or flat, got {look!r}")
+
+
+def _sheet_frames(mouth_open: np.ndarray, eye_open: np.ndarray) -> set[int]:
+    """Evenly spaced frames plus the widest open mouth, the most closed one while speaking, and the deepest blink."""
+    n = len(mouth_open)
+    speaking = np.convolve(mouth_open > 0.3, np.ones(13), mode="same") > 0
+    closed = np.where(speaking, mouth_open, np.inf)
+    special = {int(np.argmax(mouth_open)), int(np.argmin(eye_open)), int(np.argmin(closed))}
+    even = np.linspace(0, n - 1, SHEET_FRAMES - len(special)).round().astype(int).tolist()
+    return set(even) | special
 
 
 def _write_ground_truth(gt_dir: Path, voice, mouth_open, mouth_width, motion, lms3d, lms2d, times) -> None:
@@ -240,3 +271,12 @@ def _write_ground_truth(gt_dir: Path, voice, mouth_open, mouth_width, motion, lm
             )
     phones = {"engine": voice.engine, "phones": [p.to_dict() for p in voice.phones]}
     write_text_atomic(gt_dir / "phones.json", json.dumps(phones, indent=1))
+
+
+def _write_novel_speech_truth(gt_dir: Path, novel) -> None:
+    """``novel_speech_params.npz``: the mouth the novel speech would drive, at the video frame rate."""
+    times = np.arange(int(round(NOVEL_SPEECH_SECONDS * VIDEO_FPS))) / VIDEO_FPS
+    mouth_open, mouth_width = articulation_curves(novel.phones, times)
+    with atomic_path(gt_dir / "novel_speech_params.npz") as tmp:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, frame_time=times, mouth_open=mouth_open, mouth_width=mouth_width)

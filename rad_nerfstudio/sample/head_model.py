@@ -110,7 +110,7 @@ def _lid_height(u, eye_open: float):
     return EYE_HALF_SIZE[1] * s * (2.0 * eye_open - 1.0), -EYE_HALF_SIZE[1] * s
 
 
-def _mouth_profile(state: FaceState) -> tuple[float, float, float, float, float, float]:
+def mouth_profile(state: FaceState) -> tuple[float, float, float, float, float, float]:
     """Outer half-width, inner half-width, inner top/bottom extents, outer top/bottom extents."""
     opening = 0.0006 + 0.012 * state.mouth_open
     outer_w = MOUTH_HALF_WIDTH * state.mouth_width
@@ -160,7 +160,7 @@ def landmarks_3d(state: FaceState) -> Float[np.ndarray, "68 3"]:
         ys = [cy, cy + upper, cy + upper, cy, cy + lower, cy + lower]
         xy[base : base + 6] = np.stack([xs, ys], axis=1)
     # lips: outer 48-59 from the right corner over the top, inner 60-67 likewise
-    outer_w, inner_w, inner_top, inner_bottom, outer_top, outer_bottom = _mouth_profile(state)
+    outer_w, inner_w, inner_top, inner_bottom, outer_top, outer_bottom = mouth_profile(state)
     mx, my = MOUTH_CENTER
     u_outer = np.array([-1, -2 / 3, -1 / 3, 0, 1 / 3, 2 / 3, 1, 2 / 3, 1 / 3, 0, -1 / 3, -2 / 3])
     top = np.array([0, 1, 1, 1, 1, 1, 0, -1, -1, -1, -1, -1])
@@ -229,7 +229,7 @@ def head_albedo(
         lo, hi = _brow_range(cx)
         brow = front & (np.abs(y - _brow_y(x, cx)) < 0.0024) & (x > lo - 0.001) & (x < hi + 0.001)
         colour[brow] = palette.hair
-    outer_w, inner_w, inner_top, inner_bottom, outer_top, outer_bottom = _mouth_profile(state)
+    outer_w, inner_w, inner_top, inner_bottom, outer_top, outer_bottom = mouth_profile(state)
     mx, my = MOUTH_CENTER
     s_outer = np.sqrt(np.clip(1.0 - ((x - mx) / outer_w) ** 2, 0.0, None))
     s_inner = np.sqrt(np.clip(1.0 - ((x - mx) / inner_w) ** 2, 0.0, None))

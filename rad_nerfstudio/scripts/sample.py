@@ -8,6 +8,7 @@ from typing import Annotated
 
 import tyro
 
+from rad_nerfstudio.sample.looks import LookName
 from rad_nerfstudio.sample.speech import SpeechEngine
 from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
@@ -24,6 +25,9 @@ class SampleArgs:
     """Square frame size in pixels (even)."""
     seed: int = 0
     """Random seed: the same seed gives the same dataset."""
+    look: LookName = "photo"
+    """photo: a real face photograph (public-domain NASA portrait) on the head, a defocused photo behind;
+    flat: flat-coloured cartoon head and a drawn room."""
     speech: SpeechEngine = "auto"
     """Speech engine: auto uses espeak-ng or festival when installed, else the built-in formant synthesizer."""
     supersample: int = 0
@@ -48,11 +52,13 @@ def main(args: SampleArgs) -> None:
             args.supersample,
             args.workers,
             args.overwrite,
+            args.look,
         ),
     )
     CONSOLE.print(
         f"[bold green]Wrote {summary.output_dir}[/]: {summary.num_frames} frames ({summary.seconds:.2f} s) at "
-        f"{summary.size}x{summary.size}, speech: {summary.speech_engine}, in {summary.elapsed_s:.1f} s.\n"
+        f"{summary.size}x{summary.size}, look: {summary.look}, speech: {summary.speech_engine}, "
+        f"in {summary.elapsed_s:.1f} s.\n"
         f"Look at {summary.output_dir / 'gt' / 'contact_sheet.png'}; the video with audio is "
         f"{summary.output_dir / 'raw' / 'video.mp4'}."
     )
