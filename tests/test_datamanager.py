@@ -158,3 +158,32 @@ def test_the_lips_stage_serves_a_lips_patch_every_other_batch(manager):
     assert ((y >= y0) & (y < y1) & (x >= x0) & (x < x1)).all()
     _, batch = manager.next_train(3)
     assert LIPS_PATCH_KEY not in batch and batch["image"].shape[0] == manager.get_train_rays_per_batch()
+
+
+def test_training_rays_carry_the_head_parsing_of_their_pixel(manager, dataset):
+    from rad_nerfstudio.data.portrait_tables import HEAD_MASK_KEY
+    from rad_nerfstudio.io.layout import read_parsing_labels
+
+    _, batch = manager.next_train(0)
+    tables = manager.train_dataset.metadata[PORTRAIT_METADATA_KEY]
+    mask = batch[HEAD_MASK_KEY]
+    assert mask.shape == (batch["indices"].shape[0],) and 0 < float(mask.mean()) < 1
+    for k in range(20):
+        image_idx, row, col = batch["indices"][k].tolist()
+        img_id = int(tables.img_ids[tables.splits["train"][image_idx]])
+        labels = read_parsing_labels(dataset / "parsing" / f"{img_id}.png")
+        assert float(mask[k]) == float(labels[row, col] == 1)
+
+
+def test_without_parsing_images_the_head_mask_is_left_out_and_half_a_set_is_refused(dataset):
+    from rad_nerfstudio.data.portrait_tables import HEAD_MASK_KEY
+    from rad_nerfstudio.errors import DatasetError
+
+    parsing = sorted((dataset / "parsing").glob("*.png"))
+    parsing[3].unlink()
+    with pytest.raises(DatasetError, match="parsing of a training frame"):
+        TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu")
+    for path in parsing[:3] + parsing[4:]:
+        path.unlink()
+    _, batch = TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu").next_train(0)
+    assert HEAD_MASK_KEY not in batch

@@ -65,6 +65,21 @@ def test_head_stage_outputs_losses_and_gradients(parts):
     assert model.torso.grid.table.grad is None, "the torso waits for its stage"
 
 
+def test_head_mask_loss_pulls_the_opacity_towards_the_parsing(parts):
+    manager, _ = parts
+    model = _model(manager, head_mask_loss_mult=0.5)
+    outputs, losses = train_step(manager, model, 0)
+    assert "head_mask_loss" in losses and torch.isfinite(losses["head_mask_loss"]) and losses["head_mask_loss"] > 0
+    _, batch = manager.next_train(0)
+    head = batch["head_mask"]
+    opacity = torch.full_like(head, 0.5, requires_grad=True)
+    loss = model.get_loss_dict({**outputs, "accumulation": opacity[:, None]}, batch)["head_mask_loss"]
+    (grad,) = torch.autograd.grad(loss, opacity)
+    assert bool((grad[head == 1] < 0).all() and (grad[head == 0] > 0).all()), "more opaque on the head, less off it"
+    outputs, losses = train_step(manager, model, 12)
+    assert model.stage == "torso" and "head_mask_loss" not in losses
+
+
 def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(parts):
     manager, model = parts
     outputs, losses = train_step(manager, model, 10)

@@ -21,6 +21,7 @@ from rad_nerfstudio.data.landmarks import (
     read_landmarks,
     smooth,
 )
+from rad_nerfstudio.data.mouth_region import mouth_region
 from rad_nerfstudio.data.portrait_tables import FRAME_INDEX_KEY, RECT_NAMES, PortraitTables
 
 if TYPE_CHECKING:
@@ -64,12 +65,17 @@ def build_portrait(config: "TalkingPortraitDataParserConfig") -> Tuple[Cameras, 
 
     c2w = _camera_to_worlds(files, config.scene_scale)
     rows = torch.arange(len(files.frames))
+    # nerfstudio's rays pass through index + 0.5; the anchors' cx is an index
+    intrinsics = np.array([files.focal * sx, files.focal * sy, (files.cx + 0.5) * sx, (files.cy + 0.5) * sy])
+    region = mouth_region(lms_scaled, c2w.numpy().astype(np.float64), intrinsics)
+    if region is None:
+        CONSOLE.print("[yellow]The mouth landmarks do not triangulate through the cameras: audio may act anywhere")
     cameras = Cameras(
         camera_to_worlds=c2w,
-        fx=files.focal * sx,
-        fy=files.focal * sy,
-        cx=(files.cx + 0.5) * sx,  # nerfstudio's rays pass through index + 0.5; the anchors' cx is an index
-        cy=(files.cy + 0.5) * sy,
+        fx=float(intrinsics[0]),
+        fy=float(intrinsics[1]),
+        cx=float(intrinsics[2]),
+        cy=float(intrinsics[3]),
         width=width,
         height=height,
         camera_type=CameraType.PERSPECTIVE,
@@ -88,6 +94,7 @@ def build_portrait(config: "TalkingPortraitDataParserConfig") -> Tuple[Cameras, 
         torso_paths=[files.torso_path(int(i)) for i in img_ids],
         background=load_background(config.background, config.data, width, height),
         fps=config.fps,
+        mouth_region=None if region is None else torch.from_numpy(region.astype(np.float32)),
     )
     CONSOLE.print(
         f"[bold]{config.data}[/]: {len(img_ids)} frames ({len(tables.splits['train'])} train, "

@@ -20,12 +20,14 @@ from torch import Tensor
 from torch.nn import Parameter
 
 from rad_nerfstudio.data.backdrops import torso_backdrop
+from rad_nerfstudio.data.head_masks import cache_head_masks
 from rad_nerfstudio.data.lips_patches import lips_patch_indices
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSampler, PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_dataset import PortraitDataset
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
+    HEAD_MASK_KEY,
     LIPS_PATCH_KEY,
     PIXEL_KEY,
     PORTRAIT_METADATA_KEY,
@@ -117,8 +119,15 @@ class TalkingPortraitDataManager(DataManager):
         self.train_rows = self.tables.splits["train"]
         self.train_backdrops = cache_backdrops(self.tables, self.train_rows, "training")
         num, height, width = self.train_images.shape[:3]
+        self.train_head_masks = cache_head_masks(
+            self.get_datapath(), self.tables.img_ids[self.train_rows], height, width
+        )
         self.train_pixel_sampler: PortraitPixelSampler = self.config.pixel_sampler.setup(
-            num_images=num, height=height, width=width, face_rects=self.tables.rects["face"][self.train_rows]
+            num_images=num,
+            height=height,
+            width=width,
+            face_rects=self.tables.rects["face"][self.train_rows],
+            mouth_rects=self.tables.rects["mouth"][self.train_rows],
         )
         self.train_ray_generator = RayGenerator(self.train_dataset.cameras.to(self.device))
         self._lips_generator = torch.Generator().manual_seed(self.config.pixel_sampler.seed + 3)
@@ -155,6 +164,13 @@ class TalkingPortraitDataManager(DataManager):
         }
         return ray_bundle, batch
 
+    def _with_head_mask(self, batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """The training batch with each ray's head-parsing value (when the dataset has parsing images)."""
+        if self.train_head_masks is not None:
+            image, y, x = batch["indices"][:, 0], batch["indices"][:, 1], batch["indices"][:, 2]
+            batch[HEAD_MASK_KEY] = self.train_head_masks[image, y, x].to(self.device, torch.float32)
+        return batch
+
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
         patch = self.lips_stage and step % self.config.lips_patch_every == 0
@@ -162,6 +178,7 @@ class TalkingPortraitDataManager(DataManager):
         ray_bundle, batch = self._rays_and_batch(
             self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices
         )
+        batch = self._with_head_mask(batch)
         if patch:
             batch[LIPS_PATCH_KEY] = torch.tensor(self.config.lips_patch_size)
         return ray_bundle, batch

@@ -86,13 +86,32 @@ def square_rect(rect: Int[np.ndarray, "4"], min_size: int, width: int, height: i
     return np.array([x0, y0, x0 + side, y0 + side])
 
 
+def padded_rect(rect: Int[np.ndarray, "4"], fraction: float, width: int, height: int) -> Int[np.ndarray, "4"]:
+    """``rect`` grown on every side by ``fraction`` of its width, clipped to the image."""
+    pad = int(np.ceil(fraction * (rect[2] - rect[0])))
+    return np.array(
+        [max(0, rect[0] - pad), max(0, rect[1] - pad), min(width, rect[2] + pad), min(height, rect[3] + pad)]
+    )
+
+
+MOUTH_PAD = 0.15
+"""The tight mouth rectangle: the lips' bounding box grown by this fraction of the mouth width on each side."""
+
+
 def face_rects(
     landmarks: Float[np.ndarray, "68 2"], width: int, height: int, lips_min_size: int
 ) -> dict[str, Int[np.ndarray, "4"]]:
-    """Face, lower face (nose base down), eyes and lips (square, >= ``lips_min_size``) rectangles."""
+    """Face, lower face (nose base down), eyes, lips (square, >= ``lips_min_size``) and mouth (the lips' tight
+    box, ``MOUTH_PAD`` of the mouth width around it) rectangles."""
     face = bounding_rect(landmarks, width, height)
     lower = face.copy()
     lower[1] = max(face[1], int(np.floor(landmarks[NOSE_BOTTOM, 1].min())))
     eyes = bounding_rect(landmarks[RIGHT_EYE.start : LEFT_EYE.stop], width, height)
     lips = bounding_rect(landmarks[OUTER_LIPS.start : INNER_LIPS.stop], width, height)
-    return {"face": face, "lower_face": lower, "eyes": eyes, "lips": square_rect(lips, lips_min_size, width, height)}
+    return {
+        "face": face,
+        "lower_face": lower,
+        "eyes": eyes,
+        "lips": square_rect(lips, lips_min_size, width, height),
+        "mouth": padded_rect(lips, MOUTH_PAD, width, height),
+    }

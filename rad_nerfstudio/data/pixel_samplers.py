@@ -28,6 +28,9 @@ class PortraitPixelSamplerConfig(InstantiateConfig):
     """Seed of the sampler's own random generator."""
     face_fraction: float = 0.5
     """face-focused: share of rays drawn inside each image's face rectangle."""
+    mouth_fraction: float = 0.0
+    """face-focused: share of rays drawn inside each image's tight mouth rectangle (on top of face_fraction): the
+    open mouth is a few hundred pixels of a frame, and without them almost no ray lands in it."""
     map_resolution: int = 128
     """error-map: cells per side of each image's map (at most the image size; images x res^2 x 4 bytes)."""
     uniform_fraction: float = 0.25
@@ -62,11 +65,13 @@ class PortraitPixelSampler(nn.Module):
         height: int,
         width: int,
         face_rects: Int[Tensor, "images 4"] | None = None,
+        mouth_rects: Int[Tensor, "images 4"] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
         self.num_images, self.height, self.width = num_images, height, width
         self.face_rects = face_rects
+        self.mouth_rects = mouth_rects
         self.generator = torch.Generator().manual_seed(config.seed)
 
     @property
@@ -93,18 +98,30 @@ class UniformPixelSampler(PortraitPixelSampler):
 
 
 class FaceFocusedPixelSampler(UniformPixelSampler):
-    """A share of the rays inside each image's face rectangle, the rest uniform: more rays where the head stages
-    learn (the rest of the image is given by the torso backdrop)."""
+    """A share of the rays inside each image's face rectangle and a share inside its mouth rectangle, the rest
+    uniform: more rays where the head stages learn (the rest of the image is given by the torso backdrop)."""
 
     def sample(self, step: int) -> Int[Tensor, "rays 3"]:
         if self.face_rects is None:
             raise ValueError("the face-focused sampler needs the face rectangles of the training images")
-        uniform = super().sample(step)
+        if self.mouth_rects is None and self.config.mouth_fraction > 0:
+            raise ValueError("mouth_fraction > 0 needs the mouth rectangles of the training images")
+        indices = super().sample(step)
         n_face = int(round(self.num_rays_per_batch * self.config.face_fraction))
-        images = torch.randint(self.num_images, (n_face,), generator=self.generator)
-        rect = self.face_rects[images].double()
-        u = torch.rand((n_face, 2), generator=self.generator, dtype=torch.float64)
+        n_mouth = int(round(self.num_rays_per_batch * self.config.mouth_fraction))
+        if n_face + n_mouth > self.num_rays_per_batch:
+            raise ValueError("face_fraction + mouth_fraction must not exceed 1")
+        indices[:n_face] = self._inside(self.face_rects, n_face)
+        if n_mouth:
+            assert self.mouth_rects is not None
+            indices[n_face : n_face + n_mouth] = self._inside(self.mouth_rects, n_mouth)
+        return indices
+
+    def _inside(self, rects: Int[Tensor, "images 4"], count: int) -> Int[Tensor, "count 3"]:
+        """``count`` pixels, each uniform inside the rectangle of a uniformly chosen image."""
+        images = torch.randint(self.num_images, (count,), generator=self.generator)
+        rect = rects[images].double()
+        u = torch.rand((count, 2), generator=self.generator, dtype=torch.float64)
         rows = (rect[:, 1] + u[:, 0] * (rect[:, 3] - rect[:, 1])).long()
         cols = (rect[:, 0] + u[:, 1] * (rect[:, 2] - rect[:, 0])).long()
-        uniform[:n_face] = torch.stack([images, rows, cols], dim=-1)
-        return uniform
+        return torch.stack([images, rows, cols], dim=-1)

@@ -19,9 +19,11 @@ BACKGROUND_KEY = "background"
 """Ray metadata: colour behind the head in the head stages (the frame's torso image over the background plate)."""
 TORSO_POSE_KEY = "torso_pose"
 """Ray metadata of whole-image renders: the camera's head pose (flattened 3x4) that conditions the torso."""
+HEAD_MASK_KEY = "head_mask"
+"""Training batch key: 1 where the ray's pixel is head in the frame's parsing, else 0 (float)."""
 LIPS_PATCH_KEY = "lips_patch"
 """Training batch key present when the batch is one square lips patch (value: its side), row-major."""
-RECT_NAMES = ("face", "lower_face", "eyes", "lips")
+RECT_NAMES = ("face", "lower_face", "eyes", "lips", "mouth")
 
 
 @dataclass
@@ -41,12 +43,14 @@ class PortraitTables:
     """Eye openness: about 1 open, 0 closed."""
     eye_source: str
     rects: Dict[str, Int[Tensor, "frames 4"]]
-    """``(x0, y0, x1, y1)`` half-open pixel rectangles: face, lower_face, eyes, lips (square)."""
+    """``(x0, y0, x1, y1)`` half-open pixel rectangles: face, lower_face, eyes, lips (square), mouth (tight)."""
     head_poses: Float[Tensor, "frames 3 4"]
     """Camera-to-world in nerfstudio's world (the dataparser's scale applied): the head pose seen from the camera."""
     torso_paths: List[Path]
     background: UInt8[Tensor, "height width 3"]
     fps: float
+    mouth_region: Float[Tensor, "2 3"] | None = None
+    """Box (min, max corners, world units) around the mouth and chin where the audio may act; None: anywhere."""
 
     @property
     def audio_dim(self) -> int:

@@ -31,6 +31,9 @@ class RadianceMlpConfig:
     latent_dim: int = 4
     """Per-frame latent code appended to the colour input."""
     sh_levels: int = 4
+    pose_colour: bool = False
+    """The colour MLP also reads the camera's rotation in the head's frame: light fixed to the camera or the room
+    shades the face differently as the head turns, which otherwise only the audio code could explain."""
 
 
 class ConditionedRadianceField(nn.Module):
@@ -52,8 +55,9 @@ class ConditionedRadianceField(nn.Module):
         self.directions = SHEncoding(levels=config.sh_levels, implementation=impl)
         self.latents = nn.Embedding(num_frames, config.latent_dim)
         nn.init.zeros_(self.latents.weight)
+        self.pose_dim = 9 if config.pose_colour else 0
         self.color = MLP(
-            in_dim=self.directions.get_out_dim() + config.geometry_dim + config.latent_dim,
+            in_dim=self.directions.get_out_dim() + config.geometry_dim + config.latent_dim + self.pose_dim,
             num_layers=config.color_layers,
             layer_width=config.hidden_dim,
             out_dim=3,
@@ -69,11 +73,20 @@ class ConditionedRadianceField(nn.Module):
         return trunc_exp(hidden[:, :1] - 1.0), hidden[:, 1:]
 
     def colour(
-        self, geometry: Float[Tensor, "n geometry"], directions: Float[Tensor, "n 3"], frame_idx: Int[Tensor, " n"]
+        self,
+        geometry: Float[Tensor, "n geometry"],
+        directions: Float[Tensor, "n 3"],
+        frame_idx: Int[Tensor, " n"],
+        camera_rotation: Float[Tensor, "n 9"] | None = None,
     ) -> Float[Tensor, "n 3"]:
-        """Colour in [0, 1] seen along unit ``directions`` in each point's frame."""
-        sh = encode_directions(self.directions, directions)
-        return self.color(torch.cat([sh, geometry, self.latents(frame_idx)], dim=-1)).float()
+        """Colour in [0, 1] seen along unit ``directions`` in each point's frame, by a camera of that rotation
+        (camera-to-head, row-major; read only with ``pose_colour``)."""
+        inputs = [encode_directions(self.directions, directions), geometry, self.latents(frame_idx)]
+        if self.pose_dim:
+            if camera_rotation is None:
+                raise ValueError("this head field's colour reads the camera rotation: pass camera_rotation")
+            inputs.append(camera_rotation)
+        return self.color(torch.cat(inputs, dim=-1)).float()
 
     def features(
         self, positions: Float[Tensor, "n 3"], audio_code: Float[Tensor, "n code"], eye: Float[Tensor, "n 1"]
@@ -88,8 +101,10 @@ class ConditionedRadianceField(nn.Module):
         audio_code: Float[Tensor, "*batch code"],
         eye: Float[Tensor, "*batch 1"],
         frame_idx: Tensor,
+        camera_rotation: Float[Tensor, "*batch 9"] | None = None,
     ) -> Dict[str, Tensor]:
-        """``positions`` normalised to [0, 1]^3 (scene box), unit ``directions``, per-point codes and frame rows.
+        """``positions`` normalised to [0, 1]^3 (scene box), unit ``directions``, per-point codes, frame rows and
+        camera rotations.
 
         Returns ``density`` ``[*, 1]``, ``rgb`` ``[*, 3]`` and the field's extra outputs ``[*, c]``.
         """
@@ -97,7 +112,8 @@ class ConditionedRadianceField(nn.Module):
         n = batch.numel()
         features, extras = self.features(positions.reshape(n, 3), audio_code.reshape(n, -1), eye.reshape(n, 1))
         density, geometry = self.density_and_geometry(features)
-        rgb = self.colour(geometry, directions.reshape(n, 3), frame_idx.reshape(n))
+        rotation = None if camera_rotation is None else camera_rotation.reshape(n, 9)
+        rgb = self.colour(geometry, directions.reshape(n, 3), frame_idx.reshape(n), rotation)
         outputs = {"density": density, "rgb": rgb, **{key: value.float() for key, value in extras.items()}}
         return {key: value.reshape(*batch, value.shape[-1]) for key, value in outputs.items()}
 

@@ -30,6 +30,10 @@ class RadHeadFieldConfig(RadianceMlpConfig):
     ambient_dim: int = 2
     """Dimension D of the audio coordinate x_a (1, 2 or 3)."""
     ambient_layers: int = 3
+    code_to_density: bool = False
+    """Also feed the audio code itself to the density MLP, beside the audio grid's features: a direct path from the
+    photometric loss to the audio encoder (through the grid alone the gradient is weak until the grid varies along
+    the audio coordinate, which a short run never reaches). False: the grid only (RAD-NeRF)."""
 
 
 class RadHeadField(ConditionedRadianceField):
@@ -50,11 +54,13 @@ class RadHeadField(ConditionedRadianceField):
             implementation="torch",  # tanh output is not a tinycudann activation
         )
         self.audio = HashGrid(config.ambient_dim, config.audio_grid)
-        self.build_radiance(self.spatial.output_dim + self.audio.output_dim + 1, config, num_frames)
+        code_dim = audio_code_dim if config.code_to_density else 0
+        self.build_radiance(self.spatial.output_dim + self.audio.output_dim + 1 + code_dim, config, num_frames)
 
     def features(self, positions: Tensor, audio_code: Tensor, eye: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
         """Spatial features, the audio grid at the audio coordinate and the eye; ``ambient`` is the audio
         coordinate x_a ``[n, D]`` in [-1, 1]."""
         spatial = self.spatial(positions)
         ambient = self.ambient(torch.cat([spatial, audio_code], dim=-1))
-        return torch.cat([spatial, self.audio((ambient + 1.0) / 2.0), eye], dim=-1), {"ambient": ambient}
+        direct = [audio_code] if self.config.code_to_density else []
+        return torch.cat([spatial, self.audio((ambient + 1.0) / 2.0), eye, *direct], dim=-1), {"ambient": ambient}

@@ -14,6 +14,7 @@ from typing import ContextManager, Dict, List, Tuple, Type
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
@@ -30,6 +31,7 @@ from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
+    HEAD_MASK_KEY,
     LIPS_PATCH_KEY,
     PIXEL_KEY,
     PORTRAIT_METADATA_KEY,
@@ -41,6 +43,7 @@ from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_c
 from rad_nerfstudio.field_components.grid_presets import GridPreset, preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
+from rad_nerfstudio.field_components.region_gate import BoxGate
 from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField, TorsoFieldConfig
@@ -102,6 +105,15 @@ class RadNerfModelConfig(ModelConfig):
     """Nearest sample distance (scene units)."""
     ema_decay: float = 0.95
     """Decay of the exponential moving average of the weights used for rendering (0: render the live weights)."""
+    audio_in_mouth_region: bool = False
+    """The audio acts only inside a box around the mouth and chin (the dataset's landmarks triangulated in the head's
+    frame; a soft edge): elsewhere the field sees a zero audio code, so the audio cannot carry pose or per-frame
+    appearance. False: anywhere (the anchors)."""
+    head_mask_loss_mult: float = 0.0
+    """Binary cross-entropy between the head's accumulated opacity and the frame's head parsing (head stages; needs
+    the dataset's parsing images): no see-through eyes or mouth, no floaters beside the head. 0: off (the anchors)."""
+    jitter_samples: bool = False
+    """Shift each training ray's samples by a random fraction of the marching step (no fixed-depth aliasing)."""
 
 
 class RadNerfModel(Model):
@@ -134,6 +146,8 @@ class RadNerfModel(Model):
         self.head = self.make_head_field(tables.num_frames)
         self.torso = TorsoField(torso_config, tables.num_frames, self.make_pose_encoder())
         self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
+        region = tables.mouth_region if self.config.audio_in_mouth_region else None
+        self.audio_gate = BoxGate(None if region is None else self._normalise(region))
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
         self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
         self.viewer_frame = int(tables.splits["train"][0])
@@ -253,9 +267,10 @@ class RadNerfModel(Model):
     def _density_under_random_condition(self, positions: Float[Tensor, "n 3"]) -> Float[Tensor, " n"]:
         pick = torch.randint(len(self.train_rows), (1,), generator=self._occupancy_generator)
         row = self.train_rows[pick.to(self.train_rows.device)]
-        code = self.audio_codes(row).expand(positions.shape[0], -1)
+        normalised = self._normalise(positions.to(self.device))
+        code = self.audio_codes(row).expand(positions.shape[0], -1) * self.audio_gate(normalised)
         eye = self.eye[row][:, None].expand(positions.shape[0], 1)
-        return self.head.density(self._normalise(positions.to(self.device)), code, eye)
+        return self.head.density(normalised, code, eye)
 
     # ----------------------------------------------------------------------------------------------- rendering
     def audio_context(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n 8 16 c"]:
@@ -284,9 +299,14 @@ class RadNerfModel(Model):
         eye = self.eye[rows] if controls.eye is None else torch.full((n,), controls.eye, device=self.device)
         return codes, eye[:, None]
 
-    def _render_head(self, ray_bundle: RayBundle, codes: Tensor, eye: Tensor, rows: Tensor) -> Dict[str, Tensor]:
+    def _render_head(
+        self, ray_bundle: RayBundle, codes: Tensor, eye: Tensor, rows: Tensor, poses: Tensor
+    ) -> Dict[str, Tensor]:
         samples = self.occupancy.march(ray_bundle.origins, ray_bundle.directions, self.config.near_plane)
         t_starts, t_ends, valid = samples.t_starts[..., 0], samples.t_ends[..., 0], samples.valid
+        if self.training and self.config.jitter_samples:
+            shift = (torch.rand(t_starts.shape[0], 1, device=t_starts.device) - 0.5) * (t_ends - t_starts)
+            t_starts, t_ends = t_starts + shift, t_ends + shift
         ray_id, sample_id = valid.nonzero(as_tuple=True)
         n_rays, k = valid.shape
         density = torch.zeros(n_rays, k, device=valid.device)
@@ -294,9 +314,15 @@ class RadNerfModel(Model):
         maps = {key: torch.zeros(n_rays, k, device=valid.device) for key in self.head.map_keys}
         if ray_id.numel():
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
-            positions = ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id]
+            positions = self._normalise(ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id])
+            rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id]
             out = self.head(
-                self._normalise(positions), ray_bundle.directions[ray_id], codes[ray_id], eye[ray_id], rows[ray_id]
+                positions,
+                ray_bundle.directions[ray_id],
+                codes[ray_id] * self.audio_gate(positions),
+                eye[ray_id],
+                rows[ray_id],
+                rotations,
             )
             density = density.index_put((ray_id, sample_id), out["density"][:, 0])
             rgb = rgb.index_put((ray_id, sample_id), out["rgb"])
@@ -323,8 +349,9 @@ class RadNerfModel(Model):
         pixels = metadata[PIXEL_KEY].float()
         controls = self._active_controls or RenderControls()
         stage = self.stage
+        poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
         with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
-            head = self._render_head(ray_bundle, *self._ray_conditions(rows, controls), rows)
+            head = self._render_head(ray_bundle, *self._ray_conditions(rows, controls), rows, poses)
         plate_image = self.background if controls.background is None else controls.background.to(self.device)
         plate = self._plate(plate_image, pixels)
         outputs: Dict[str, Tensor] = {
@@ -338,7 +365,6 @@ class RadNerfModel(Model):
         elif stage == "torso":
             h, w = plate_image.shape[:2]
             uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
-            poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
             torso = self.torso(uv, poses, rows)
             behind = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
             outputs["torso_alpha"] = torso["alpha"]
@@ -369,6 +395,10 @@ class RadNerfModel(Model):
                 * self.ambient_ramp
                 * masked_mean(outputs["ambient"][:, 0], ~self.in_face_rect(batch))
             )
+            if HEAD_MASK_KEY in batch and self.config.head_mask_loss_mult > 0:
+                opacity = outputs["accumulation"][:, 0].clamp(1e-4, 1 - 1e-4)
+                target = batch[HEAD_MASK_KEY].to(self.device)
+                losses["head_mask_loss"] = self.config.head_mask_loss_mult * F.binary_cross_entropy(opacity, target)
         if LIPS_PATCH_KEY in batch:
             side = int(batch[LIPS_PATCH_KEY])
             patch = outputs["rgb"].reshape(1, side, side, 3)
