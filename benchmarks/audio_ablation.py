@@ -1,5 +1,5 @@
-"""Does the audio drive the mouth? Validation PSNR (full frame and lips rectangle) of a trained rad-nerf model
-with the true audio, and with each frame's audio windows taken from other frames of the track.
+"""Does the audio drive the mouth? Validation PSNR (full frame, lips rectangle and tight mouth box) of a trained
+rad-nerf model with the true audio, and with each frame's audio windows taken from other frames of the track.
 
     python benchmarks/audio_ablation.py --load-config outputs/.../config.yml [--output results/audio_ablation.json]
 
@@ -35,7 +35,7 @@ def evaluate(load_config: Path, output: Path) -> dict:
     crops = []
     for name, index in (("true", true_index), ("other_audio", shifted)):
         model.audio_index.copy_(index)
-        full, lips = [], []
+        full, lips, tight = [], [], []
         for k in range(len(rows)):
             camera = manager.eval_dataset.cameras[k : k + 1].to(model.device)
             rgb = model.get_outputs_for_camera(camera)["rgb"].cpu()
@@ -43,14 +43,21 @@ def evaluate(load_config: Path, output: Path) -> dict:
             x0, y0, x1, y1 = tables.rects["lips"][int(rows[k])].tolist()
             full.append(psnr(rgb, gt))
             lips.append(rect_psnr(rgb, gt, (x0, y0, x1, y1)))
+            mx0, my0, mx1, my1 = tables.rects["mouth"][int(rows[k])].tolist()
+            tight.append(rect_psnr(rgb, gt, (mx0, my0, mx1, my1)))
             if k < 6:
                 if name == "true":
                     crops.append([gt[y0:y1, x0:x1], rgb[y0:y1, x0:x1]])
                 else:
                     crops[k].append(rgb[y0:y1, x0:x1])
-        results[name] = {"psnr": float(np.mean(full)), "lips_psnr": float(np.mean(lips))}
+        results[name] = {
+            "psnr": float(np.mean(full)),
+            "lips_psnr": float(np.mean(lips)),
+            "lips_tight_psnr": float(np.mean(tight)),
+        }
     model.audio_index.copy_(true_index)
     results["lips_psnr_gain_db"] = results["true"]["lips_psnr"] - results["other_audio"]["lips_psnr"]
+    results["lips_tight_psnr_gain_db"] = results["true"]["lips_tight_psnr"] - results["other_audio"]["lips_tight_psnr"]
     strip = torch.cat([torch.cat(row, dim=1) for row in crops], dim=0).clamp(0, 1)
     write_image(output.with_suffix(".png"), (strip.numpy() * 255).round().astype(np.uint8))
     return results

@@ -34,13 +34,34 @@ config="$work/outputs/sample/rad-nerf-small/demo/config.yml"
   --output-path "$work/renders/novel_speech.mp4" --eye blink
 .venv/bin/rad-render --load-config "$config" --audio "$work/sample/raw/novel_speech.wav" \
   --output-path "$work/renders/novel_speech_green_fixed_pose.mp4" --pose frame --background green --smoothing 0.35
+.venv/bin/rad-eval-mouth --video "$work/renders/novel_speech.mp4" \
+  --reference "$work/sample/gt/novel_speech_params.npz" --output-path "$work/eval/novel_speech_mouth.json"
 .venv/bin/python benchmarks/audio_ablation.py --load-config "$config" --output "$work/audio_ablation.json"
-echo "[demo] done in $(( $(date +%s) - start )) s. Look at:"
+echo "[demo] done in $(( $(date +%s) - start )) s."
+.venv/bin/python - "$work" <<'PY'
+import json, sys
+from pathlib import Path
+
+work = Path(sys.argv[1])
+val = json.loads((work / "eval" / "metrics.json").read_text())
+novel = json.loads((work / "eval" / "novel_speech_mouth.json").read_text())
+ablation = json.loads((work / "audio_ablation.json").read_text())
+show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+print(f"[demo] validation: PSNR {show(val['psnr'])} dB, tight lips PSNR {show(val['lips_tight_psnr'])} dB")
+print(f"[demo] mouth opening r: {show(val['mouth_r'])} vs the validation frames, "
+      f"{show(val.get('mouth_r_truth'))} vs the true opening; {show(novel['r'])} on the novel speech")
+print(f"[demo] tight lips PSNR, true vs other audio: {show(ablation['true']['lips_tight_psnr'])} vs "
+      f"{show(ablation['other_audio']['lips_tight_psnr'])} dB")
+PY
+echo "[demo] Look at:"
 echo "  $work/renders/novel_speech.mp4        the portrait speaking words it never heard (with that audio)"
 echo "  $work/renders/novel_speech_green_fixed_pose.mp4   the same on green, one pose, smoothed audio"
 echo "  $work/eval/metrics_side_by_side.mp4   validation frames: ground truth | render | error, with their audio"
 echo "  $work/eval/metrics_per_frame.png      PSNR and lips PSNR over the validation frames"
-echo "  $work/eval/metrics.json               PSNR, SSIM, LPIPS, lips PSNR, LMD, render fps"
+echo "  $work/eval/metrics.json               PSNR, SSIM, LPIPS, lips PSNRs, LMD, mouth r, render fps"
+echo "  $work/eval/metrics_mouth_strip.png    lips over time: ground truth above, render below"
+echo "  $work/eval/metrics_mouth_opening.png  mouth opening over time, ground truth vs render"
+echo "  $work/eval/novel_speech_mouth.json    mouth opening of the novel-speech render vs the true one (and a plot)"
 echo "  $work/audio_ablation.json, .png       lips PSNR with the true audio vs other audio, and lips crops"
 echo "  $work/sample/gt/contact_sheet.png     frames of the training video"
 echo "  $config   open it with: .venv/bin/ns-viewer --load-config $config"

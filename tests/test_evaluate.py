@@ -1,4 +1,5 @@
-"""rad-eval on a tiny trained checkpoint: the metrics JSON, its side-by-side video and per-frame plot."""
+"""rad-eval on a tiny trained checkpoint: the metrics JSON, its side-by-side video, per-frame plot and mouth
+pictures; offline, LMD falls back to MediaPipe's face mesh."""
 
 from __future__ import annotations
 
@@ -30,9 +31,14 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     )
     saved = json.loads(output.read_text())
     assert saved == json.loads(json.dumps(report))
-    for key in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps", "model_mb"):
+    for key in ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips", "lmd", "render_fps", "model_mb"):
         assert isinstance(saved[key], float) and np.isfinite(saved[key]), key
-    assert saved["frames"] == 10 and saved["unavailable"] == {}
+    assert saved["frames"] == 10 and saved["unavailable"] == {} and saved["lmd_detector"] == "_brightness_landmarks"
+    for key in ("mouth_r", "mouth_r_truth", "mouth_r_truth_ceiling"):  # None where a 4-step render shows no face
+        assert saved[key] is None or -1 <= saved[key] <= 1, key
+    assert saved["mouth_detection_rate"]["truth"] == 1.0
+    for key in ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true"):
+        assert len(saved["per_frame"][key]) == 10, key
     assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0
     assert len(saved["per_frame"]["psnr"]) == len(saved["per_frame"]["img_id"]) == 10
     assert saved["psnr"] == pytest.approx(np.mean(saved["per_frame"]["psnr"]))
@@ -47,9 +53,15 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     assert abs(samples / 16000 - 0.4) < 0.07, "the validation frames' speech"
     plot = cv2.imread(saved["files"]["per_frame_plot"])
     assert plot is not None and plot.shape[0] > 200
+    assert saved["files"]["mouth_opening_plot"] == str(tmp_path / "eval" / "metrics_mouth_opening.png")
+    assert cv2.imread(saved["files"]["mouth_opening_plot"]).shape[0] > 200
+    strip = cv2.imread(str(tmp_path / "eval" / "metrics_mouth_strip.png"))
+    assert strip is not None and strip.shape == (2 * 64 + 6, 10 * 96, 3), "10 frames: ground truth over render"
 
 
-def test_metrics_without_their_weights_are_reported_unavailable_with_the_reason(trained_run, tmp_path, monkeypatch):
+def test_offline_lmd_uses_the_face_mesh_and_ground_truth_as_renders_scores_the_ceiling(
+    trained_run, tmp_path, monkeypatch
+):
     import face_alignment.api
     import torchvision.models._api
 
@@ -61,7 +73,13 @@ def test_metrics_without_their_weights_are_reported_unavailable_with_the_reason(
     monkeypatch.setattr(face_alignment.api, "load_file_from_url", offline)
     with pytest.raises(DetectorUnavailableError, match="2D-FAN.*no route to host"):
         FaceAlignmentDetector()
-    saved = evaluate_portrait(EvalArgs(trained_run, tmp_path / "m.json"))
+    saved = evaluate_portrait(EvalArgs(trained_run, tmp_path / "m.json", renders_from="ground-truth"))
     assert saved["lpips"] is None and "alexnet" in saved["unavailable"]["lpips"]
-    assert saved["lmd"] is None and "2D-FAN" in saved["unavailable"]["lmd"]
-    assert np.isfinite(saved["psnr"])
+    assert saved["lmd"] == 0.0 and saved["lmd_detector"] == "mediapipe-face-mesh"
+    assert "2D-FAN" in saved["notes"]["lmd"] and "lmd" not in saved["unavailable"]
+    assert saved["psnr"] == saved["lips_tight_psnr"] == 100.0 and saved["render_fps"] is None
+    assert saved["mouth_r"] >= 0.9, "the issue's acceptance: ground-truth frames as renders"
+    # the sample's validation frames are its silent end: true mouth_open is constant, so r against it is undefined
+    assert saved["mouth_r_truth"] is saved["mouth_r_truth_ceiling"] is None
+    assert "constant: true mouth_open" in saved["notes"]["mouth_r_truth_ceiling"]
+    assert (tmp_path / "m_mouth_strip.png").is_file() and (tmp_path / "m_mouth_opening.png").is_file()

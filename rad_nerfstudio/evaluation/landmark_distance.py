@@ -1,5 +1,6 @@
 """Landmark distance (LMD): how far the mouth landmarks of a render are from those of the ground truth,
-both detected by face-alignment's 2D-FAN inside the known face rectangle."""
+both detected inside the known face rectangle by face-alignment's 2D-FAN or, offline, MediaPipe's face mesh
+(``mesh_landmarks.FaceMeshDetector``, its 68 points read off the mesh)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ class DetectorUnavailableError(RuntimeError):
 
 class FaceAlignmentDetector:
     """face-alignment's 2D-FAN given the face box (no face detector, so no detector weights)."""
+
+    name = "face-alignment-2d-fan"
 
     def __init__(self, device: str = "cpu") -> None:
         try:
@@ -55,7 +58,14 @@ def mouth_distance(
     face: tuple[int, int, int, int],
 ) -> float | None:
     """Mean pixel distance between the mouth landmarks of ``render`` and ``truth`` (None if either fails)."""
-    a, b = detector(render, face), detector(truth, face)
-    if a is None or b is None:
+    return mouth_points_distance(detector(render, face), detector(truth, face))
+
+
+def mouth_points_distance(
+    render: Float[np.ndarray, "68 2"] | None, truth: Float[np.ndarray, "68 2"] | None
+) -> float | None:
+    """Mean pixel distance between the mouth points of two landmark sets (None if either is missing or NaN)."""
+    if render is None or truth is None:
         return None
-    return float(np.linalg.norm(a[MOUTH] - b[MOUTH], axis=-1).mean())
+    distance = float(np.linalg.norm(render[MOUTH] - truth[MOUTH], axis=-1).mean())
+    return distance if np.isfinite(distance) else None

@@ -1,5 +1,6 @@
 """``rad-eval``: metrics of a trained talking portrait on its validation frames, plus a side-by-side video
-(ground truth | render | error, with the validation audio) and a per-frame plot next to the JSON."""
+(ground truth | render | error, with the validation audio), a per-frame plot and two mouth pictures next to
+the JSON."""
 
 from __future__ import annotations
 
@@ -7,16 +8,18 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Dict, List, Tuple, TypeVar
+from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
 
 import numpy as np
 import tyro
 
+from rad_nerfstudio.process.face_mesh import BackendUnavailableError
 from rad_nerfstudio.render.trained_run import load_trained_run
 from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
 if TYPE_CHECKING:
     from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector
+    from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
     from rad_nerfstudio.model_components.lpips_net import Lpips
 
 T = TypeVar("T")
@@ -29,21 +32,50 @@ class EvalArgs:
     load_config: Path
     """The training run's config.yml."""
     output_path: Path = Path("eval/metrics.json")
-    """Metrics JSON; the video (<stem>_side_by_side.mp4) and the plot (<stem>_per_frame.png) go next to it."""
+    """Metrics JSON; next to it go <stem>_side_by_side.mp4, <stem>_per_frame.png, <stem>_mouth_strip.png (lips
+    of ground truth above render, over time) and <stem>_mouth_opening.png (mouth opening over time)."""
     lpips: bool = True
     """Compute LPIPS (AlexNet; reported as unavailable, with the reason, when its weights cannot be loaded)."""
     lmd: bool = True
-    """Compute the mouth landmark distance with face-alignment (unavailable without its weights)."""
+    """Compute the mouth landmark distance: face-alignment's 2D-FAN, or MediaPipe's face mesh when FAN's weights
+    cannot be loaded (the JSON's lmd_detector says which)."""
+    mouth: bool = True
+    """Measure the mouth opening of each render and its ground truth (MediaPipe's face mesh): mouth_r, and on a
+    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, plus the two mouth pictures."""
+    renders_from: Literal["model", "ground-truth"] = "model"
+    """'ground-truth' scores the ground-truth frames as if they were the renders: the ceiling of each metric."""
 
 
 def _optional(factory: Callable[[], T], unavailable: Dict[str, str], name: str) -> T | None:
     """Build a metric's network, or record why it is unavailable."""
     try:
         return factory()
-    except RuntimeError as error:
+    except (RuntimeError, BackendUnavailableError) as error:
         unavailable[name] = str(error)
         CONSOLE.print(f"[yellow]rad-eval: {name} unavailable: {error}")
         return None
+
+
+def _landmark_detector(
+    factory: Callable[[], LandmarkDetector],
+    mesh: FaceMeshDetector | None,
+    unavailable: Dict[str, str],
+    notes: Dict[str, str],
+) -> LandmarkDetector | None:
+    """face-alignment (or the given factory's detector); offline, MediaPipe's face mesh instead."""
+    try:
+        return factory()
+    except RuntimeError as error:
+        if mesh is None:
+            unavailable["lmd"] = f"{error}; MediaPipe's face mesh is unavailable too"
+            return None
+        notes["lmd"] = f"{error}; measured with MediaPipe's face mesh (its 68 points) instead"
+        CONSOLE.print(f"[yellow]rad-eval: {notes['lmd']}")
+        return mesh
+
+
+def _detector_name(detector: object) -> str:
+    return str(getattr(detector, "name", getattr(detector, "__name__", type(detector).__name__)))
 
 
 def _rect(values) -> Tuple[int, int, int, int]:  # noqa: ANN001
@@ -65,17 +97,43 @@ def _validation_audio(datamanager, rows) -> np.ndarray | None:  # noqa: ANN001
     return load_audio(wav).numpy()[start : start + int(round(len(rows) / fps * AUDIO_SAMPLE_RATE))]
 
 
+def _render(model, dataset, k: int) -> Tuple[np.ndarray, float]:  # noqa: ANN001
+    """Validation frame ``k`` rendered as RGB uint8, and the seconds it took."""
+    import torch
+
+    camera = dataset.cameras[k : k + 1].to(model.device)
+    start = time.perf_counter()
+    rgb = model.get_outputs_for_camera(camera)["rgb"].clamp(0, 1)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return (rgb * 255).round().to(torch.uint8).cpu().numpy(), seconds
+
+
+def _mean(values: List[float | None]) -> float | None:
+    kept = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
 def evaluate_portrait(
     args: EvalArgs,
     lpips_factory: Callable[[], Lpips] | None = None,
     detector_factory: Callable[[], LandmarkDetector] | None = None,
 ) -> dict:
-    """Render every validation frame, measure it, write the JSON, the video and the plot; returns the JSON."""
+    """Render every validation frame, measure it, write the JSON, the video and the plots; returns the JSON."""
     import torch
     from rich.progress import track
 
+    from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
     from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
-    from rad_nerfstudio.evaluation.landmark_distance import FaceAlignmentDetector, mouth_distance
+    from rad_nerfstudio.evaluation.landmark_distance import (
+        FaceAlignmentDetector,
+        mouth_distance,
+        mouth_points_distance,
+    )
+    from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
+    from rad_nerfstudio.evaluation.mouth_comparison import MouthComparison
+    from rad_nerfstudio.evaluation.mouth_pictures import STRIP_FRAMES
     from rad_nerfstudio.evaluation.report_files import side_by_side, write_per_frame_plot
     from rad_nerfstudio.io.atomic import write_text_atomic
     from rad_nerfstudio.io.video import Mp4Writer
@@ -86,16 +144,32 @@ def evaluate_portrait(
     model, datamanager, checkpoint, step = run.model, run.datamanager, run.checkpoint, run.step
     tables, dataset = datamanager.tables, datamanager.eval_dataset
     rows = tables.splits["val"]
+    img_ids = [int(tables.img_ids[int(r)]) for r in rows]
     unavailable: Dict[str, str] = {}
-    if not args.lpips:
-        unavailable["lpips"] = "disabled with --no-lpips"
-    if not args.lmd:
-        unavailable["lmd"] = "disabled with --no-lmd"
+    notes: Dict[str, str] = {}
+    for wanted, name, flag in (
+        (args.lpips, "lpips", "lpips"),
+        (args.lmd, "lmd", "lmd"),
+        (args.mouth, "mouth_r", "mouth"),
+    ):
+        if not wanted:
+            unavailable[name] = f"disabled with --no-{flag}"
     lpips = _optional(lpips_factory or lpips_net.Lpips, unavailable, "lpips") if args.lpips else None
+    mesh = (
+        _optional(FaceMeshDetector, unavailable, "mouth_r" if args.mouth else "lmd") if args.mouth or args.lmd else None
+    )
     default_detector: Callable[[], LandmarkDetector] = lambda: FaceAlignmentDetector(str(model.device))  # noqa: E731
-    detector = _optional(detector_factory or default_detector, unavailable, "lmd") if args.lmd else None
+    detector = _landmark_detector(detector_factory or default_detector, mesh, unavailable, notes) if args.lmd else None
+    comparison = MouthComparison(mesh, -(-len(rows) // STRIP_FRAMES)) if args.mouth and mesh else None
 
-    per_frame: Dict[str, List[float]] = {"psnr": [], "ssim": [], "lips_psnr": [], "lpips": [], "lmd": []}
+    per_frame: Dict[str, List] = {
+        "psnr": [],
+        "ssim": [],
+        "lips_psnr": [],
+        "lips_tight_psnr": [],
+        "lpips": [],
+        "lmd": [],
+    }
     render_seconds = 0.0
     stem = args.output_path.with_suffix("")
     video_path = stem.parent / f"{stem.name}_side_by_side.mp4"
@@ -104,63 +178,79 @@ def evaluate_portrait(
     audio = _validation_audio(datamanager, rows)
     with Mp4Writer(video_path, 3 * width, height, int(round(tables.fps)), audio) as writer:
         for k in track(range(len(rows)), description="Evaluating validation frames", console=CONSOLE):
-            camera = dataset.cameras[k : k + 1].to(model.device)
-            start = time.perf_counter()
-            rgb = model.get_outputs_for_camera(camera)["rgb"].clamp(0, 1)
-            if model.device.type == "cuda":
-                torch.cuda.synchronize()
-            render_seconds += time.perf_counter() - start
             truth_u8 = dataset.get_numpy_image(k)[..., :3]
-            render_u8 = (rgb * 255).round().to(torch.uint8).cpu().numpy()
+            render_u8 = truth_u8
+            if args.renders_from == "model":
+                render_u8, seconds = _render(model, dataset, k)
+                render_seconds += seconds
             truth, render = torch.from_numpy(truth_u8).float() / 255, torch.from_numpy(render_u8).float() / 255
             row = int(rows[k])
-            lips = _rect(tables.rects["lips"][row])
+            face, mouth_box = _rect(tables.rects["face"][row]), _rect(tables.rects["mouth"][row])
             per_frame["psnr"].append(psnr(render, truth))
             per_frame["ssim"].append(ssim(render, truth))
-            per_frame["lips_psnr"].append(rect_psnr(render, truth, lips))
+            per_frame["lips_psnr"].append(rect_psnr(render, truth, _rect(tables.rects["lips"][row])))
+            per_frame["lips_tight_psnr"].append(rect_psnr(render, truth, mouth_box))
             if lpips is not None:
                 per_frame["lpips"].append(float(lpips(render[None].to(model.device), truth[None].to(model.device))))
-            if detector is not None:
-                distance = mouth_distance(detector, render_u8, truth_u8, _rect(tables.rects["face"][row]))
-                if distance is not None:
-                    per_frame["lmd"].append(distance)
+            points = comparison.add(img_ids[k], truth_u8, render_u8, face, mouth_box) if comparison else None
+            if detector is not None and detector is mesh and points is not None:
+                per_frame["lmd"].append(mouth_points_distance(points[1], points[0]))
+            elif detector is not None:
+                per_frame["lmd"].append(mouth_distance(detector, render_u8, truth_u8, face))
             writer.write(np.ascontiguousarray(side_by_side(truth_u8, render_u8)[:height, : 3 * width]))
 
-    if detector is not None and not per_frame["lmd"]:
-        unavailable["lmd"] = "face-alignment found no landmarks in any validation frame"
-    means = {name: (float(np.mean(values)) if values else None) for name, values in per_frame.items()}
-    img_ids = [int(tables.img_ids[int(r)]) for r in rows]
-    plot_path = stem.parent / f"{stem.name}_per_frame.png"
+    if detector is not None and _mean(per_frame["lmd"]) is None:
+        unavailable["lmd"] = f"{_detector_name(detector)} found no landmarks in any validation frame pair"
+    title = f"{args.load_config.parent.name}: validation frames, step {step}"
+    files = {"side_by_side_video": str(video_path), "per_frame_plot": str(stem.parent / f"{stem.name}_per_frame.png")}
     write_per_frame_plot(
-        plot_path,
+        Path(files["per_frame_plot"]),
         img_ids,
-        {"PSNR": per_frame["psnr"], "lips PSNR": per_frame["lips_psnr"]},
-        f"{args.load_config.parent.name}: validation frames, step {step}",
+        {
+            "PSNR": per_frame["psnr"],
+            "lips PSNR": per_frame["lips_psnr"],
+            "tight lips PSNR": per_frame["lips_tight_psnr"],
+        },
+        title,
     )
+    mouth: Dict[str, object] = {}
+    mouth_per_frame: Dict[str, List[float | None]] = {}
+    if comparison is not None:
+        true_open = true_mouth_open(datamanager.get_datapath(), img_ids)
+        mouth, mouth_per_frame = comparison.report(true_open, notes)
+        files.update(comparison.write_pictures(stem, img_ids, true_open, title))
     report = {
         "config": str(args.load_config),
         "checkpoint": str(checkpoint),
         "step": step,
+        "renders_from": args.renders_from,
         "frames": len(rows),
-        **means,
-        "render_fps": len(rows) / render_seconds,
+        **{name: _mean(values) for name, values in per_frame.items()},
+        "lmd_detector": _detector_name(detector) if detector is not None else None,
+        **mouth,
+        "render_fps": len(rows) / render_seconds if render_seconds > 0 else None,
         "model_mb": parameter_megabytes(model),
         "unavailable": unavailable,
-        "files": {"side_by_side_video": str(video_path), "per_frame_plot": str(plot_path)},
-        "per_frame": {"img_id": img_ids, **{name: values for name, values in per_frame.items() if values}},
+        "notes": notes,
+        "files": files,
+        "per_frame": {
+            "img_id": img_ids,
+            **{name: values for name, values in per_frame.items() if values},
+            **mouth_per_frame,
+        },
     }
+    if mesh is not None:
+        mesh.close()
     write_text_atomic(args.output_path, json.dumps(report, indent=2))
     return report
 
 
 def main(args: EvalArgs) -> None:
     report = run_or_exit("rad-eval", lambda: evaluate_portrait(args))
-    shown = {k: report[k] for k in ("psnr", "ssim", "lips_psnr", "lpips", "lmd", "render_fps")}
+    names = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips", "lmd", "lmd_detector", "mouth_r", "render_fps")
+    shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}
     CONSOLE.print(json.dumps(shown, indent=2))
-    CONSOLE.print(
-        f"[bold green]Wrote {args.output_path}[/], {report['files']['side_by_side_video']} and "
-        f"{report['files']['per_frame_plot']}"
-    )
+    CONSOLE.print(f"[bold green]Wrote {args.output_path}[/] and {', '.join(report['files'].values())}")
 
 
 def entrypoint() -> None:

@@ -1,0 +1,213 @@
+"""What a user sees, measured: the CPU-sized methods trained with their default schedules on a photo-real and on
+the flat-shaded rad-sample, then scored on the validation frames and on words they never heard.
+
+    python benchmarks/quality.py [--output-dir benchmarks/results/quality] [--looks photo flat]
+        [--methods rad-nerf-small er-nerf-small] [--label NAME] [--train-args ARG ...]
+
+For every look x method: ``rad-sample`` (cached under ``OUTPUT_DIR/data``), ``ns-train`` (timed), ``rad-eval``
+(PSNR, SSIM, tight lips PSNR, mouth-opening r against the ground-truth frames and against the true opening),
+``rad-render`` driven by ``raw/novel_speech.wav`` and ``rad-eval-mouth`` against its true opening, and the tight
+lips PSNR with the true audio versus each frame's audio taken from half a track away. Writes ``quality.md`` (the
+table), ``quality.json`` and ``quality.png`` (bars) into the output folder; every run's files stay beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List
+
+BIN = Path(sys.executable).parent
+SAMPLES = {"photo": ("256", "20"), "flat": ("160", "15")}
+"""Sample size (px) and length (s) of each look."""
+COLUMNS = {
+    "psnr": "val PSNR",
+    "ssim": "SSIM",
+    "lips_tight_psnr": "tight lips PSNR",
+    "mouth_r": "mouth r (val, vs GT frames)",
+    "mouth_r_truth": "mouth r (val, vs truth)",
+    "novel_mouth_r": "mouth r (novel speech)",
+    "lips_tight_true": "tight lips true audio",
+    "lips_tight_shuffled": "tight lips shuffled audio",
+    "train_minutes": "train min",
+}
+
+
+def _run(command: List[str], log: Path) -> float:
+    """Run a command with its output in ``log``; its wall time in seconds (a failure raises, naming the log)."""
+    start = time.perf_counter()
+    with open(log, "w") as handle:
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(command[:3])} ... failed; see {log}")
+    return time.perf_counter() - start
+
+
+def make_sample(look: str, root: Path) -> Path:
+    data = root / "data" / look
+    if not (data / "gt" / "meta.json").is_file():
+        size, seconds = SAMPLES[look]
+        data.parent.mkdir(parents=True, exist_ok=True)
+        command = [str(BIN / "rad-sample"), str(data), "--look", look, "--size", size, "--seconds", seconds]
+        _run([*command, "--overwrite"], root / f"sample_{look}.log")
+    return data
+
+
+def lpips_flags() -> List[str]:
+    """LPIPS on a random trunk where its ImageNet weights cannot be downloaded (as the demo does)."""
+    from rad_nerfstudio.model_components.lpips_net import Lpips
+
+    try:
+        Lpips()
+    except RuntimeError:
+        return ["--pipeline.model.lpips-pretrained", "False"]
+    return []
+
+
+def score(look: str, method: str, data: Path, root: Path, label: str, train_args: List[str]) -> Dict:
+    """Train, evaluate, render novel speech and score it; the row of the table."""
+    import torch
+    from audio_ablation import evaluate as audio_ablation
+
+    name = f"{look}-{method}"
+    runs = root / "runs"
+    seconds = _run(
+        [
+            str(BIN / "ns-train"),
+            method,
+            "--data",
+            str(data),
+            "--vis",
+            "tensorboard",
+            "--output-dir",
+            str(runs),
+            "--timestamp",
+            label,
+            *lpips_flags(),
+            *train_args,
+        ],
+        root / f"{name}_train.log",
+    )
+    config = runs / look / method / label / "config.yml"
+    metrics_path = root / "eval" / f"{name}.json"
+    _run(
+        [str(BIN / "rad-eval"), "--load-config", str(config), "--output-path", str(metrics_path)],
+        root / f"{name}_eval.log",
+    )
+    video = root / "renders" / f"{name}_novel_speech.mp4"
+    _run(
+        [
+            str(BIN / "rad-render"),
+            "--load-config",
+            str(config),
+            "--audio",
+            str(data / "raw" / "novel_speech.wav"),
+            "--output-path",
+            str(video),
+        ],
+        root / f"{name}_render.log",
+    )
+    novel_path = root / "eval" / f"{name}_novel_mouth.json"
+    _run(
+        [
+            str(BIN / "rad-eval-mouth"),
+            "--video",
+            str(video),
+            "--reference",
+            str(data / "gt" / "novel_speech_params.npz"),
+            "--output-path",
+            str(novel_path),
+        ],
+        root / f"{name}_novel_mouth.log",
+    )
+    metrics = json.loads(metrics_path.read_text())
+    novel = json.loads(novel_path.read_text())
+    with torch.no_grad():
+        ablation = audio_ablation(config, root / "eval" / f"{name}_audio_ablation.json")
+    return {
+        "look": look,
+        "method": method,
+        **{key: metrics.get(key) for key in ("psnr", "ssim", "lips_tight_psnr", "mouth_r", "mouth_r_truth")},
+        "novel_mouth_r": novel.get("r"),
+        "lips_tight_true": ablation["true"]["lips_tight_psnr"],
+        "lips_tight_shuffled": ablation["other_audio"]["lips_tight_psnr"],
+        "train_minutes": seconds / 60.0,
+        "files": {"metrics": str(metrics_path), "novel_speech_video": str(video), "novel_mouth": str(novel_path)},
+    }
+
+
+def _cell(value) -> str:  # noqa: ANN001
+    return "n/a" if value is None else f"{value:.3f}" if abs(value) < 1.5 else f"{value:.2f}"
+
+
+def write_table(rows: List[Dict], path: Path, label: str) -> None:
+    lines = [
+        f"# Quality benchmark: {label}",
+        "",
+        "| look | method | " + " | ".join(COLUMNS.values()) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in COLUMNS) + " |",
+    ]
+    for row in rows:
+        lines.append(f"| {row['look']} | {row['method']} | " + " | ".join(_cell(row[k]) for k in COLUMNS) + " |")
+    path.write_text("\n".join(lines) + "\n")
+
+
+def write_plot(rows: List[Dict], path: Path, label: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = [f"{row['look']}\n{row['method']}" for row in rows]
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4), dpi=110)
+    x = np.arange(len(rows))
+    for k, key in enumerate(("mouth_r", "mouth_r_truth", "novel_mouth_r")):
+        left.bar(x + (k - 1) * 0.27, [row[key] or 0.0 for row in rows], 0.27, label=COLUMNS[key])
+    left.axhline(0.8, color="grey", linestyle="--", linewidth=0.8)
+    left.set_ylim(-1, 1)
+    left.set_title("mouth-opening correlation")
+    for k, key in enumerate(("psnr", "lips_tight_true", "lips_tight_shuffled")):
+        right.bar(x + (k - 1) * 0.27, [row[key] or 0.0 for row in rows], 0.27, label=COLUMNS[key])
+    right.set_ylim(15, None)
+    right.set_title("PSNR (dB)")
+    for axis in (left, right):
+        axis.set_xticks(x, names, fontsize=8)
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3, axis="y")
+    figure.suptitle(label)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results/quality"))
+    parser.add_argument("--looks", nargs="+", default=["photo", "flat"], choices=sorted(SAMPLES))
+    parser.add_argument("--methods", nargs="+", default=["rad-nerf-small", "er-nerf-small"])
+    parser.add_argument("--label", default="default", help="names the runs and the table")
+    parser.add_argument("--train-args", nargs=argparse.REMAINDER, default=[], help="extra ns-train arguments")
+    args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).parent))
+    root = args.output_dir
+    (root / "eval").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for look in args.looks:
+        data = make_sample(look, root)
+        for method in args.methods:
+            rows.append(score(look, method, data, root, args.label, args.train_args))
+            print(json.dumps(rows[-1], indent=1), flush=True)
+    (root / "quality.json").write_text(json.dumps(rows, indent=2))
+    write_table(rows, root / "quality.md", args.label)
+    write_plot(rows, root / "quality.png", args.label)
+    print((root / "quality.md").read_text())
+    print(f"written to {root / 'quality.md'}, quality.json and quality.png")
+
+
+if __name__ == "__main__":
+    main()
