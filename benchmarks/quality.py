@@ -2,7 +2,7 @@
 the flat-shaded rad-sample, then scored on the validation frames and on words they never heard.
 
     python benchmarks/quality.py [--output-dir benchmarks/results/quality] [--looks photo flat]
-        [--methods rad-nerf-small er-nerf-small] [--label NAME] [--train-args ARG ...]
+        [--methods rad-nerf-small er-nerf-small] [--label NAME] [--jobs 2] [--train-args ARG ...]
 
 For every look x method: ``rad-sample`` (cached under ``OUTPUT_DIR/data``), ``ns-train`` (timed), ``rad-eval``
 (PSNR, SSIM, tight lips PSNR, mouth-opening r against the ground-truth frames and against the true opening),
@@ -14,16 +14,21 @@ table), ``quality.json`` and ``quality.png`` (bars) into the output folder; ever
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List
 
 BIN = Path(sys.executable).parent
 SAMPLES = {"photo": ("256", "20"), "flat": ("160", "15")}
 """Sample size (px) and length (s) of each look."""
+ENV = dict(os.environ)
+"""Environment of the commands (``--jobs`` > 1 gives each one thread)."""
 COLUMNS = {
     "psnr": "val PSNR",
     "ssim": "SSIM",
@@ -41,7 +46,7 @@ def _run(command: List[str], log: Path) -> float:
     """Run a command with its output in ``log``; its wall time in seconds (a failure raises, naming the log)."""
     start = time.perf_counter()
     with open(log, "w") as handle:
-        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
+        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=ENV)
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command[:3])} ... failed; see {log}")
     return time.perf_counter() - start
@@ -57,6 +62,7 @@ def make_sample(look: str, root: Path) -> Path:
     return data
 
 
+@functools.cache
 def lpips_flags() -> List[str]:
     """LPIPS on a random trunk where its ImageNet weights cannot be downloaded (as the demo does)."""
     from rad_nerfstudio.model_components.lpips_net import Lpips
@@ -70,72 +76,35 @@ def lpips_flags() -> List[str]:
 
 def score(look: str, method: str, data: Path, root: Path, label: str, train_args: List[str]) -> Dict:
     """Train, evaluate, render novel speech and score it; the row of the table."""
-    import torch
-    from audio_ablation import evaluate as audio_ablation
-
     name = f"{look}-{method}"
-    runs = root / "runs"
-    seconds = _run(
-        [
-            str(BIN / "ns-train"),
-            method,
-            "--data",
-            str(data),
-            "--vis",
-            "tensorboard",
-            "--output-dir",
-            str(runs),
-            "--timestamp",
-            label,
-            *lpips_flags(),
-            *train_args,
-        ],
-        root / f"{name}_train.log",
-    )
+    runs, evals = root / "runs", root / "eval"
     config = runs / look / method / label / "config.yml"
-    metrics_path = root / "eval" / f"{name}.json"
-    _run(
-        [str(BIN / "rad-eval"), "--load-config", str(config), "--output-path", str(metrics_path)],
-        root / f"{name}_eval.log",
-    )
-    video = root / "renders" / f"{name}_novel_speech.mp4"
-    _run(
-        [
-            str(BIN / "rad-render"),
-            "--load-config",
-            str(config),
-            "--audio",
-            str(data / "raw" / "novel_speech.wav"),
-            "--output-path",
-            str(video),
-        ],
-        root / f"{name}_render.log",
-    )
-    novel_path = root / "eval" / f"{name}_novel_mouth.json"
-    _run(
-        [
-            str(BIN / "rad-eval-mouth"),
-            "--video",
-            str(video),
-            "--reference",
-            str(data / "gt" / "novel_speech_params.npz"),
-            "--output-path",
-            str(novel_path),
-        ],
-        root / f"{name}_novel_mouth.log",
-    )
-    metrics = json.loads(metrics_path.read_text())
-    novel = json.loads(novel_path.read_text())
-    with torch.no_grad():
-        ablation = audio_ablation(config, root / "eval" / f"{name}_audio_ablation.json")
+    metrics_path, novel_path = evals / f"{name}.json", evals / f"{name}_novel_mouth.json"
+    ablation_path, video = evals / f"{name}_audio_ablation.json", root / "renders" / f"{name}_novel_speech.mp4"
+    ablation = [sys.executable, str(Path(__file__).parent / "audio_ablation.py")]
+    steps = {
+        "train": [str(BIN / "ns-train"), method, "--data", data, "--vis", "tensorboard", "--output-dir", runs]
+        + ["--timestamp", label, *lpips_flags(), *train_args],
+        "eval": [str(BIN / "rad-eval"), "--load-config", config, "--output-path", metrics_path],
+        "render": [str(BIN / "rad-render"), "--load-config", config, "--audio", data / "raw" / "novel_speech.wav"]
+        + ["--output-path", video],
+        "novel_mouth": [str(BIN / "rad-eval-mouth"), "--video", video, "--reference"]
+        + [data / "gt" / "novel_speech_params.npz", "--output-path", novel_path],
+        "audio_ablation": [*ablation, "--load-config", config, "--output", ablation_path],
+    }
+    seconds = {
+        step: _run([str(part) for part in command], root / f"{name}_{step}.log") for step, command in steps.items()
+    }
+    metrics, novel = json.loads(metrics_path.read_text()), json.loads(novel_path.read_text())
+    shuffle = json.loads(ablation_path.read_text())
     return {
         "look": look,
         "method": method,
         **{key: metrics.get(key) for key in ("psnr", "ssim", "lips_tight_psnr", "mouth_r", "mouth_r_truth")},
         "novel_mouth_r": novel.get("r"),
-        "lips_tight_true": ablation["true"]["lips_tight_psnr"],
-        "lips_tight_shuffled": ablation["other_audio"]["lips_tight_psnr"],
-        "train_minutes": seconds / 60.0,
+        "lips_tight_true": shuffle["true"]["lips_tight_psnr"],
+        "lips_tight_shuffled": shuffle["other_audio"]["lips_tight_psnr"],
+        "train_minutes": seconds["train"] / 60.0,
         "files": {"metrics": str(metrics_path), "novel_speech_video": str(video), "novel_mouth": str(novel_path)},
     }
 
@@ -191,17 +160,19 @@ def main() -> None:
     parser.add_argument("--looks", nargs="+", default=["photo", "flat"], choices=sorted(SAMPLES))
     parser.add_argument("--methods", nargs="+", default=["rad-nerf-small", "er-nerf-small"])
     parser.add_argument("--label", default="default", help="names the runs and the table")
+    parser.add_argument("--jobs", type=int, default=1, help="runs side by side (each on one thread when > 1)")
     parser.add_argument("--train-args", nargs=argparse.REMAINDER, default=[], help="extra ns-train arguments")
     args = parser.parse_args()
-    sys.path.insert(0, str(Path(__file__).parent))
     root = args.output_dir
     (root / "eval").mkdir(parents=True, exist_ok=True)
-    rows = []
-    for look in args.looks:
-        data = make_sample(look, root)
-        for method in args.methods:
-            rows.append(score(look, method, data, root, args.label, args.train_args))
-            print(json.dumps(rows[-1], indent=1), flush=True)
+    if args.jobs > 1:
+        ENV.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    tasks = [(look, method, make_sample(look, root)) for look in args.looks for method in args.methods]
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        futures = [pool.submit(score, look, m, data, root, args.label, args.train_args) for look, m, data in tasks]
+        rows = [future.result() for future in futures]
+    for row in rows:
+        print(json.dumps(row, indent=1), flush=True)
     (root / "quality.json").write_text(json.dumps(rows, indent=2))
     write_table(rows, root / "quality.md", args.label)
     write_plot(rows, root / "quality.png", args.label)

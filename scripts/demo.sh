@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The main job on the bundled sample: set up, generate the synthetic talking portrait, train the CPU-sized
-# rad-nerf on it (head, lips, torso), evaluate it on the validation audio, render it speaking words it never
+# er-nerf on it (head, lips, torso), evaluate it on the validation audio, render it speaking words it never
 # heard, and show where to look.
 # Usage: bash scripts/demo.sh [WORK_DIR]   (default: demo/)
 set -euo pipefail
@@ -26,9 +26,9 @@ fi
 
 start=$(date +%s)
 .venv/bin/rad-sample "$work/sample" --overwrite
-.venv/bin/ns-train rad-nerf-small --data "$work/sample" --vis tensorboard --output-dir "$work/outputs" \
+.venv/bin/ns-train er-nerf-small --data "$work/sample" --vis tensorboard --output-dir "$work/outputs" \
   --timestamp demo "${lpips_flags[@]}"
-config="$work/outputs/sample/rad-nerf-small/demo/config.yml"
+config="$work/outputs/sample/er-nerf-small/demo/config.yml"
 .venv/bin/rad-eval --load-config "$config" --output-path "$work/eval/metrics.json"
 .venv/bin/rad-render --load-config "$config" --audio "$work/sample/raw/novel_speech.wav" \
   --output-path "$work/renders/novel_speech.mp4" --eye blink

@@ -155,3 +155,18 @@ def test_pose_coloured_heads_see_the_camera_rotation(manager):
     )
     with pytest.raises(ValueError, match="camera_rotation"):
         model.head.colour(geometry, directions, rows)
+
+
+def test_the_cpu_methods_confine_the_audio_and_the_paper_methods_keep_the_anchors_defaults():
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
+
+    for spec in (rad_nerf_small, er_nerf_small):
+        model, sampler = spec.config.pipeline.model, spec.config.pipeline.datamanager.pixel_sampler
+        assert model.audio_in_mouth_region and model.head_mask_loss_mult > 0
+        assert sampler.kind == "face-focused" and sampler.mouth_fraction > 0
+    assert rad_nerf_small.config.pipeline.model.head.code_to_density
+    assert rad_nerf_small.config.pipeline.model.head.audio_grid.finest_resolution <= 32
+    for spec in (rad_nerf, er_nerf):
+        model = spec.config.pipeline.model
+        assert not model.audio_in_mouth_region and model.head_mask_loss_mult == 0
+        assert spec.config.pipeline.datamanager.pixel_sampler.mouth_fraction == 0
