@@ -315,7 +315,7 @@ class RadNerfModel(Model):
         if ray_id.numel():
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
             positions = self._normalise(ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id])
-            rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id]
+            rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id] if self.head.pose_dim else None
             out = self.head(
                 positions,
                 ray_bundle.directions[ray_id],
