@@ -21,10 +21,13 @@ from nerfstudio.plugins.types import MethodSpecification
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
+from rad_nerfstudio.engine.stage_plan import RUN_LENGTH_FROM_STAGES
+from rad_nerfstudio.engine.trainer import TalkingPortraitTrainer
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+from rad_nerfstudio.model_components.stages import StageSchedule
 from rad_nerfstudio.models.er_nerf import ErNerfModelConfig
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 
@@ -71,11 +74,12 @@ def rad_nerf_config(
 ) -> TrainerConfig:
     """A talking-portrait trainer (rad-nerf or er-nerf model): ``learning_rates`` are (hash grids, MLPs) and
     ``optimizer`` their optimizer, RAD-NeRF's by default."""
-    torso_start = model.head_steps + model.lips_steps
-    max_steps = torso_start + (max(500, model.head_steps // 3) if model.train_torso else 0)
+    stages = StageSchedule.of(model)
+    torso_start, max_steps = stages.torso_start, stages.total_steps
     return TrainerConfig(
+        _target=TalkingPortraitTrainer,
         method_name=method_name,
-        max_num_iterations=max_steps,
+        max_num_iterations=RUN_LENGTH_FROM_STAGES,  # the stages' total, at start-up (see engine.stage_plan)
         steps_per_eval_batch=steps_per_eval_image,
         steps_per_eval_image=steps_per_eval_image,
         steps_per_eval_all_images=10**9,

@@ -6,4 +6,8 @@ light: no torch, audio models or CUDA kernels at import time.
 
 from __future__ import annotations
 
+from rad_nerfstudio.error_report import install_error_hook
+
 __version__ = "0.1.0"
+
+install_error_hook()  # our input errors print as one line under ns-* commands too (see error_report)

@@ -20,3 +20,11 @@ class DatasetError(InputFileError):
 
 class AudioInputError(InputFileError):
     """An audio file cannot be used."""
+
+
+class OutputFileError(InputFileError):
+    """An output file cannot be written (a full disk, say); nothing partial is left at its path."""
+
+
+class CheckpointError(InputFileError):
+    """A checkpoint cannot be loaded: truncated, damaged, or another model's."""

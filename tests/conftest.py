@@ -31,19 +31,18 @@ def dataset(sample_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_dir, tmp_path / "dataset"))
 
 
+def ns_train_command(method: str, data: Path, output_dir: Path, *extra: str) -> list[str]:
+    """``ns-train METHOD --data DATA`` with tensorboard logging into ``output_dir``, then ``extra``."""
+    ns_train = str(Path(sys.executable).parent / "ns-train")
+    return [ns_train, method, "--data", str(data), "--vis", "tensorboard", "--output-dir", str(output_dir), *extra]
+
+
 def train_small_run(method: str, sample_dir: Path, root: Path) -> Path:
     """config.yml of a 4-step ``method`` run (2 head steps, 2 torso steps) on ``root/portrait``, a copy of the
     sample; the config is ``root/outputs/portrait/<method>/t/config.yml``."""
     data = Path(shutil.copytree(sample_dir, root / "portrait"))
     command = [
-        str(Path(sys.executable).parent / "ns-train"),
-        method,
-        "--data",
-        str(data),
-        "--vis",
-        "tensorboard",
-        "--output-dir",
-        str(root / "outputs"),
+        *ns_train_command(method, data, root / "outputs"),
         "--timestamp",
         "t",
         "--max-num-iterations",

@@ -101,6 +101,17 @@ def test_face_focused_sampling_puts_its_share_of_rays_in_the_face_rect():
     )
     assert bool(inside[:600].all())
     assert 0.6 <= float(inside.float().mean()) < 0.65  # plus the few uniform rays that land in a face
+    sampler.torso_stage = True  # the head is frozen: the torso gets every ray, uniformly
+    draws = sampler.sample(1)
+    rect = rects[draws[:, 0]]
+    inside = (draws[:, 2] >= rect[:, 0]) & (draws[:, 2] < rect[:, 2]) & (draws[:, 1] >= rect[:, 1])
+    assert float((inside & (draws[:, 1] < rect[:, 3])).float().mean()) < 0.1
+
+
+def test_the_model_switches_the_torso_stage_on_in_the_data_manager(manager):
+    manager.torso_stage = True
+    manager.next_train(0)
+    assert manager.train_pixel_sampler.torso_stage
 
 
 def test_backdrops_show_the_torso_layer_over_the_plate(manager, dataset):

@@ -156,6 +156,8 @@ def test_the_dataset_json_is_not_modified(dataset):
     before = {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
     _parse(dataset)
     after = {p: p.read_bytes() for p in dataset.rglob("*") if p.is_file()}
-    assert set(after) - set(before) == {dataset / "aud_mel.npy"}, "only the new feature cache is added"
+    assert set(after) - set(before) == {dataset / "aud_mel.npy", dataset / "aud_mel.npy.json"}, (
+        "only the cache is added"
+    )
     assert all(after[p] == content for p, content in before.items())
     assert json.loads((dataset / "transforms_train.json").read_text())["frames"]

@@ -93,7 +93,7 @@ def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(part
     outputs, losses = train_step(manager, model, 11)
     assert outputs["rgb"].shape == (256, 3) and "lips_lpips_loss" not in losses
     train_step(manager, model, 12)
-    assert model.stage == "torso" and not manager.lips_stage
+    assert model.stage == "torso" and not manager.lips_stage and manager.torso_stage
 
 
 def test_torso_stage_freezes_the_head_and_trains_the_torso(parts):

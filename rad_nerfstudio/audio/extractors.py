@@ -8,7 +8,7 @@ download and where to put it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Dict
+from typing import Any, Callable, Dict
 
 import torch
 from jaxtyping import Float
@@ -26,6 +26,11 @@ class FeatureExtractor:
     name: str = ""
     dim: int = 0
 
+    @property
+    def settings(self) -> Dict[str, Any]:
+        """What the features depend on besides the audio (recorded with cached features)."""
+        return {}
+
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
         raise NotImplementedError
 
@@ -42,9 +47,15 @@ class MelExtractor(FeatureExtractor):
         import torchaudio.transforms
 
         self.dim = n_mels
+        self._settings = {"sample_rate": AUDIO_SAMPLE_RATE, "n_fft": 512, "win_length": 400, "hop_length": HOP}
+        self._settings["n_mels"] = n_mels
         self._mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=AUDIO_SAMPLE_RATE, n_fft=512, win_length=400, hop_length=HOP, n_mels=n_mels
         )
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return {**self._settings, "log_offset": 1e-6, "standardised": "per utterance"}
 
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
         with torch.no_grad():
@@ -90,6 +101,10 @@ class PretrainedExtractor(FeatureExtractor):
         self._bundle = _BUNDLES[name]
         self.dim = self._bundle.dim
         self._model = model
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return {"bundle": self._bundle.attribute, "output": self._bundle.output}
 
     @property
     def model(self) -> nn.Module:

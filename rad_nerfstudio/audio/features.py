@@ -1,8 +1,9 @@
 """Per-frame audio windows for a dataset: imported from the anchors' ``.npy`` files or computed and cached.
 
 ``--audio-features`` choices: ``auto`` (an existing anchors' npy, else ``mel`` computed from ``aud.wav``
-and cached as a new file), ``mel``, ``wav2vec2``, ``hubert`` (computed with torchaudio unless a file
-exists), ``deepspeech``, ``esperanto`` (imports only), or a path to an ``.npy`` file.
+and cached), ``mel``, ``wav2vec2``, ``hubert`` (computed with torchaudio unless the anchors' file exists),
+``deepspeech``, ``esperanto`` (imports only), or a path to an ``.npy`` file. ``aud.wav``, when present, is
+always checked against the frames, and imported features against it.
 """
 
 from __future__ import annotations
@@ -17,9 +18,17 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+from rad_nerfstudio.audio.dataset_audio import (
+    AUDIO_FILE,
+    DatasetAudio,
+    check_features_match_audio,
+    check_frame_coverage,
+    read_dataset_audio,
+)
+from rad_nerfstudio.audio.feature_cache import cache_record, read_cache, stale_reason, write_cache
 from rad_nerfstudio.audio.windows import WINDOW, frame_windows
 from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE
-from rad_nerfstudio.errors import DatasetError
+from rad_nerfstudio.errors import DatasetError, OutputFileError
 
 IMPORTED_FILES: Dict[str, Tuple[str, ...]] = {
     "deepspeech": ("aud_ds.npy", "aud.npy"),
@@ -28,10 +37,9 @@ IMPORTED_FILES: Dict[str, Tuple[str, ...]] = {
 }
 """Feature files written by RAD-NeRF's / ER-NeRF's preprocessing, in ``auto``'s order of preference."""
 CACHE_FILES: Dict[str, str] = {"mel": "aud_mel.npy", "wav2vec2": "aud_wav2vec2.npy", "hubert": "aud_hubert.npy"}
-"""Where computed features are cached inside the dataset (new files; existing files are never overwritten)."""
+"""Where computed features are cached inside the dataset, each with a ``.json`` record of its audio and extractor
+(our own files: a stale one is replaced; the anchors' and user's feature files are never written)."""
 CHOICES = ("auto", "mel", "wav2vec2", "hubert", "deepspeech", "esperanto")
-FRAME_SLACK = 1
-"""Features may be one frame short (the anchors clamp the last frame's index); more is an error."""
 
 
 @dataclass(frozen=True)
@@ -85,49 +93,38 @@ def load_feature_windows(path: Path, num_frames: int, fps: float = 25.0) -> Floa
     raise DatasetError(path, f"has shape {list(array.shape)}; expected [N, 16, C], [N, 2, C] or [T, C] audio features")
 
 
-def check_frame_coverage(path: Path, available: int, required: int, fps: float) -> None:
-    """Audio (features or samples, in frames) must cover every frame, and not be far longer."""
-    if available < required - FRAME_SLACK:
-        short = required - available
-        raise DatasetError(
-            path,
-            f"covers {available} frames but the dataset has {required}: {short} frames ({short / fps:.2f} s) short",
-        )
-    if available > required + max(2 * fps, 0.1 * required):
-        raise DatasetError(
-            path,
-            f"covers {available / fps:.2f} s but the frames last {required / fps:.2f} s: far longer; "
-            "is it this video's audio?",
-        )
-
-
-def _compute(root: Path, name: str, num_frames: int, fps: float) -> AudioFeatureTable:
-    from rad_nerfstudio.audio.extractors import make_extractor
-    from rad_nerfstudio.audio.reading import load_audio
-
-    wav = root / "aud.wav"
-    if not wav.exists():
-        raise DatasetError(wav, f"does not exist, and '{name}' audio features are computed from it")
-    waveform = load_audio(wav)
-    audio_frames = math.ceil(waveform.shape[0] / AUDIO_SAMPLE_RATE * fps - 1e-6)
-    check_frame_coverage(wav, audio_frames, num_frames, fps)
-    windows = frame_windows(make_extractor(name)(waveform), audio_frames, fps)
-    cache = root / CACHE_FILES[name]
-    _cache(cache, windows)
-    return AudioFeatureTable(windows, name, cache if cache.exists() else wav)
-
-
-def _cache(path: Path, windows: Tensor) -> None:
+def _compute(root: Path, name: str, audio: DatasetAudio | None, fps: float) -> AudioFeatureTable:
+    """Features of ``aud.wav`` by extractor ``name``, from the dataset's cache when it is still valid."""
     from nerfstudio.utils.rich_utils import CONSOLE
 
-    from rad_nerfstudio.io.atomic import save_npy_atomic
+    from rad_nerfstudio.audio.extractors import make_extractor
 
-    if path.exists():
-        return
+    if audio is None:
+        raise DatasetError(root / AUDIO_FILE, f"does not exist, and '{name}' audio features are computed from it")
+    extractor = make_extractor(name)
+    cache = root / CACHE_FILES[name]
+    record = cache_record(audio.path, name, {**extractor.settings, "fps": fps})
+    if cache.exists():
+        reason = stale_reason(cache, record)
+        cached = read_cache(cache) if reason is None else None
+        if reason is None and cached is not None and cached.shape[0] == audio.frames:
+            return AudioFeatureTable(torch.from_numpy(cached), name, cache)
+        reason = reason or f"{cache.name} cannot be read or does not match {audio.path.name}"
+        CONSOLE.print(f"[yellow]Recomputing the '{name}' audio features: {reason}.")
+    if audio.file_rate != AUDIO_SAMPLE_RATE:
+        CONSOLE.print(f"{audio.path} is at {audio.file_rate} Hz: resampled to {AUDIO_SAMPLE_RATE} Hz for its features")
+    windows = frame_windows(extractor(audio.waveform), audio.frames, fps)
+    _cache(cache, windows, record)
+    return AudioFeatureTable(windows, name, cache if cache.exists() else audio.path)
+
+
+def _cache(path: Path, windows: Tensor, record: dict) -> None:
+    from nerfstudio.utils.rich_utils import CONSOLE
+
     try:
-        save_npy_atomic(path, windows.numpy())
+        write_cache(path, windows.numpy(), record)
         CONSOLE.print(f"Cached audio features in {path}")
-    except OSError as err:
+    except (OSError, OutputFileError) as err:
         CONSOLE.print(f"[yellow]Could not cache audio features in {path} ({err}); they will be recomputed next time.")
 
 
@@ -141,6 +138,7 @@ def resolve_audio_features(root: Path, choice: str, num_frames: int, fps: float 
         fps: video frame rate.
     """
     root = Path(root)
+    audio = read_dataset_audio(root, num_frames, fps)
     if choice not in CHOICES:
         path = Path(choice)
         if not path.is_absolute() and not path.exists() and (root / path).exists():
@@ -149,23 +147,26 @@ def resolve_audio_features(root: Path, choice: str, num_frames: int, fps: float 
             raise DatasetError(path, f"--audio-features must be one of {', '.join(CHOICES)} or an .npy file")
         if not path.exists():
             raise DatasetError(path, "does not exist")
-        return _imported(path, "npy", num_frames, fps)
+        return _imported(path, "npy", num_frames, fps, audio)
     if choice == "auto":
         for name, files in IMPORTED_FILES.items():
             for filename in files:
                 if (root / filename).exists():
-                    return _imported(root / filename, name, num_frames, fps)
+                    return _imported(root / filename, name, num_frames, fps, audio)
         choice = "mel"
-    for filename in IMPORTED_FILES.get(choice, ()) + ((CACHE_FILES[choice],) if choice in CACHE_FILES else ()):
+    for filename in IMPORTED_FILES.get(choice, ()):
         if (root / filename).exists():
-            return _imported(root / filename, choice, num_frames, fps)
+            return _imported(root / filename, choice, num_frames, fps, audio)
     if choice not in CACHE_FILES:
         expected = " or ".join(IMPORTED_FILES[choice])
         raise DatasetError(root, f"has no {expected}: '{choice}' features are imported from the anchors' preprocessing")
-    return _compute(root, choice, num_frames, fps)
+    return _compute(root, choice, audio, fps)
 
 
-def _imported(path: Path, extractor: str, num_frames: int, fps: float) -> AudioFeatureTable:
+def _imported(path: Path, extractor: str, num_frames: int, fps: float, audio: DatasetAudio | None) -> AudioFeatureTable:
+    """A feature file the user (or the anchors' preprocessing) wrote: only read, and checked against the audio."""
     windows = load_feature_windows(path, num_frames, fps)
     check_frame_coverage(path, windows.shape[0], num_frames, fps)
+    if audio is not None:
+        check_features_match_audio(path, windows.shape[0], audio, fps)
     return AudioFeatureTable(windows, extractor, path)

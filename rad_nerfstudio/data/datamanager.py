@@ -78,7 +78,8 @@ class TalkingPortraitDataManager(DataManager):
     """Serves rays with their frame index (``ray_bundle.metadata["frame_idx"]``) and uint8-cached pixel colours.
 
     The model switches ``lips_stage`` on during its lips stage; every ``lips_patch_every``-th batch is then one
-    lips patch, marked by ``batch["lips_patch"]`` (its side)."""
+    lips patch, marked by ``batch["lips_patch"]`` (its side); ``torso_stage`` during its torso stage, when the
+    face-focused sampler draws every ray uniformly (``torso_stage_uniform``)."""
 
     config: TalkingPortraitDataManagerConfig
     train_dataset: PortraitDataset
@@ -107,6 +108,7 @@ class TalkingPortraitDataManager(DataManager):
         self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
         self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
         self.lips_stage = False
+        self.torso_stage = False
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
         super().__init__()
 
@@ -174,6 +176,7 @@ class TalkingPortraitDataManager(DataManager):
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
         patch = self.lips_stage and step % self.config.lips_patch_every == 0
+        self.train_pixel_sampler.torso_stage = self.torso_stage
         indices = self._lips_patch() if patch else self.train_pixel_sampler.sample(step)
         ray_bundle, batch = self._rays_and_batch(
             self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices

@@ -31,6 +31,9 @@ class PortraitPixelSamplerConfig(InstantiateConfig):
     mouth_fraction: float = 0.0
     """face-focused: share of rays drawn inside each image's tight mouth rectangle (on top of face_fraction): the
     open mouth is a few hundred pixels of a frame, and without them almost no ray lands in it."""
+    torso_stage_uniform: bool = True
+    """face-focused: every ray uniform during the torso stage (the head is frozen then; with the face share the
+    torso would get a quarter of the rays and come out blurred)."""
     map_resolution: int = 128
     """error-map: cells per side of each image's map (at most the image size; images x res^2 x 4 bytes)."""
     uniform_fraction: float = 0.25
@@ -73,6 +76,8 @@ class PortraitPixelSampler(nn.Module):
         self.face_rects = face_rects
         self.mouth_rects = mouth_rects
         self.generator = torch.Generator().manual_seed(config.seed)
+        self.torso_stage = False
+        """Set by the data manager while the model trains its torso stage."""
 
     @property
     def num_rays_per_batch(self) -> int:
@@ -107,6 +112,8 @@ class FaceFocusedPixelSampler(UniformPixelSampler):
         if self.mouth_rects is None and self.config.mouth_fraction > 0:
             raise ValueError("mouth_fraction > 0 needs the mouth rectangles of the training images")
         indices = super().sample(step)
+        if self.torso_stage and self.config.torso_stage_uniform:
+            return indices
         n_face = int(round(self.num_rays_per_batch * self.config.face_fraction))
         n_mouth = int(round(self.num_rays_per_batch * self.config.mouth_fraction))
         if n_face + n_mouth > self.num_rays_per_batch:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import List, Literal
 
 import torch
 from jaxtyping import Float
@@ -101,14 +101,24 @@ class HashGrid(nn.Module):
     def output_dim(self) -> int:
         return self.config.output_dim
 
-    def _corner_index(self, corner: Tensor) -> Tensor:
-        """Table index of integer vertices ``[..., L, D]``: dense row-major where the level fits, else hashed."""
-        strides = (self.resolutions[:, None] + 1) ** torch.arange(self.dim, device=corner.device)  # [L, D]
-        dense_index = (corner * strides).sum(-1)
-        hashed = torch.zeros_like(dense_index)
-        for d in range(self.dim):
-            hashed = hashed ^ (corner[..., d] * PRIMES[d])
-        return torch.where(self.dense, dense_index, hashed) % self.table_size
+    def _corner_indices(self, base: Tensor) -> List[Tensor]:
+        """Table rows ``[N * L]`` (into the flattened table) of the ``2^D`` corners of the cells ``base [N, L, D]``:
+        dense row-major where the level fits, else hashed. Each dimension's two terms (vertex ``base`` and
+        ``base + 1``) are computed once and combined per corner: a sum for dense levels, an XOR for hashed ones."""
+        strides = (self.resolutions[:, None] + 1) ** torch.arange(self.dim, device=base.device)  # [L, D]
+        dense_terms = [[(base[..., d] + o) * strides[:, d] for o in (0, 1)] for d in range(self.dim)]
+        hash_terms = [[(base[..., d] + o) * PRIMES[d] for o in (0, 1)] for d in range(self.dim)]
+        level_start = torch.arange(self.config.num_levels, device=base.device) * self.table_size
+        indices = []
+        for corner_bits in range(2**self.dim):
+            bits = [(corner_bits >> d) & 1 for d in range(self.dim)]
+            dense, hashed = dense_terms[0][bits[0]], hash_terms[0][bits[0]]
+            for d in range(1, self.dim):
+                dense, hashed = dense + dense_terms[d][bits[d]], hashed ^ hash_terms[d][bits[d]]
+            # the table size is a power of two, and dense levels' indices are below it already
+            index = torch.where(self.dense, dense, hashed & (self.table_size - 1))
+            indices.append((index + level_start).reshape(-1))
+        return indices
 
     def forward(self, x: Float[Tensor, "*batch dim"]) -> Float[Tensor, "*batch features"]:
         """Features of points in [0, 1]^D (clamped)."""
@@ -119,11 +129,15 @@ class HashGrid(nn.Module):
         points = x.reshape(-1, 1, self.dim).clamp(0.0, 1.0) * self.resolutions[:, None].to(x.dtype)  # [N, L, D]
         base = torch.floor(points).long()
         frac = points - base
-        levels = torch.arange(self.config.num_levels, device=x.device)
-        features = torch.zeros(points.shape[0], self.config.num_levels, self.config.features_per_level, device=x.device)
-        for corner_bits in range(2**self.dim):
-            offset = torch.tensor([(corner_bits >> d) & 1 for d in range(self.dim)], device=x.device)
-            weight = torch.prod(torch.where(offset.bool(), frac, 1.0 - frac), dim=-1, keepdim=True)  # [N, L, 1]
-            index = self._corner_index(base + offset)  # [N, L]
-            features = features + weight * self.table[levels, index]
+        weights = [(1.0 - frac[..., d], frac[..., d]) for d in range(self.dim)]  # per dimension: [N, L] each
+        levels, width = self.config.num_levels, self.config.features_per_level
+        # one flat table and index_select: its backward (index_add) is about twice as fast on the CPU as that of
+        # indexing table[level, index] for 3D grids
+        flat_table = self.table.view(levels * self.table_size, width)
+        features = torch.zeros(points.shape[0], levels, width, device=x.device)
+        for corner_bits, index in enumerate(self._corner_indices(base)):
+            weight = weights[0][corner_bits & 1]
+            for d in range(1, self.dim):
+                weight = weight * weights[d][(corner_bits >> d) & 1]
+            features = features + weight[..., None] * flat_table.index_select(0, index).view(-1, levels, width)
         return features.reshape(*batch, self.output_dim)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -10,6 +11,11 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+
+from rad_nerfstudio.errors import OutputFileError
+
+FULL_DISK_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+"""Write failures that mean the disk (or the user's quota) is full."""
 
 
 def _default_mode(directory: bool) -> int:
@@ -19,22 +25,38 @@ def _default_mode(directory: bool) -> int:
     return (0o777 if directory else 0o666) & ~umask
 
 
+def full_disk_error(path: Path, err: OSError) -> OutputFileError | None:
+    """The clear error for a write to ``path`` that failed because the disk is full (None for other failures)."""
+    if err.errno not in FULL_DISK_ERRNOS:
+        return None
+    return OutputFileError(path, f"cannot be written: {os.strerror(err.errno)} (nothing was written; free some space)")
+
+
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
+def atomic_path(path: Path, keep_suffix: bool = True) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success it replaces ``path`` in one rename.
 
-    The temporary file keeps the suffix of ``path`` so writers that infer the format from the
-    extension (OpenCV, PyAV, soundfile) work unchanged.
+    With ``keep_suffix`` the temporary file keeps the suffix of ``path`` so writers that infer the format from the
+    extension (OpenCV, soundfile) work unchanged; without it, it ends in ``.partial`` (a killed writer then leaves
+    nothing that looks like the finished file). A full disk raises :class:`OutputFileError`; the temporary file is
+    removed on any failure.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    suffix = f".tmp{path.suffix}" if keep_suffix else ".partial"
+    prefix = f".{path.stem}." if keep_suffix else f".{path.name}."
+    fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     os.chmod(tmp, _default_mode(directory=False))
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        clear = full_disk_error(path, err)
+        if clear is None:
+            raise
+        raise clear from err
     finally:
         if tmp.exists():
             tmp.unlink()

@@ -37,15 +37,18 @@ def write_transforms(
     height: int,
     c2w: Float[np.ndarray, "n 4 4"],
     frame_ids: Sequence[int] | None = None,
+    extra: dict | None = None,
 ) -> None:
     """``transforms_train.json`` and ``transforms_val.json`` with the anchors' keys and split; ``frame_ids`` are
-    the frames' ``img_id`` / ``aud_id`` (default ``0..n-1``)."""
+    the frames' ``img_id`` / ``aud_id`` (default ``0..n-1``); ``extra`` adds keys (e.g. how the focal length was
+    chosen)."""
     ids = list(range(len(c2w))) if frame_ids is None else [int(i) for i in frame_ids]
     for split, rows in zip(("train", "val"), train_val_split(len(c2w)), strict=False):
         content = {
             "focal_len": float(focal),
             "cx": float(width / 2.0),
             "cy": float(height / 2.0),
+            **(extra or {}),
             "frames": [{"img_id": ids[r], "aud_id": ids[r], "transform_matrix": c2w[r].tolist()} for r in rows],
         }
         write_text_atomic(directory / f"transforms_{split}.json", json.dumps(content, indent=2))

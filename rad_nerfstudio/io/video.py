@@ -10,7 +10,7 @@ from typing import Type
 import numpy as np
 from jaxtyping import Float, UInt8
 
-from rad_nerfstudio.io.atomic import atomic_path
+from rad_nerfstudio.io.atomic import atomic_path, full_disk_error
 
 
 def rgb_to_yuv420p(
@@ -50,7 +50,9 @@ class Mp4Writer:
     analysis reads uninitialised padding of FFmpeg's frame buffers at some sizes).
 
     Frames are added one at a time and the audio is interleaved with them, so long videos never sit in
-    memory. The file appears at ``path`` only when ``close`` succeeds.
+    memory. The file appears at ``path`` only when ``close`` succeeds; until then it is a hidden ``.partial`` file
+    beside it (removed on any error; a killed process leaves nothing named ``*.mp4``). A full disk raises
+    :class:`~rad_nerfstudio.errors.OutputFileError`.
     """
 
     AUDIO_CHUNK = 1024
@@ -75,9 +77,11 @@ class Mp4Writer:
         self._audio = None if audio is None else np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
         self._audio_done = 0
         self._frames = 0
-        self._atomic = atomic_path(Path(path))
+        self._path = Path(path)
+        self._finished = False
+        self._atomic = atomic_path(self._path, keep_suffix=False)
         self._tmp = self._atomic.__enter__()
-        self._container = av.open(str(self._tmp), mode="w")
+        self._container = av.open(str(self._tmp), mode="w", format="mp4")
         self._video = self._container.add_stream("libx264", rate=fps)
         self._video.width, self._video.height, self._video.pix_fmt = width, height, "yuv420p"
         # Frames arrive as yuv420p converted by ``rgb_to_yuv420p`` (FFmpeg's threaded converter varies with machine
@@ -117,24 +121,47 @@ class Mp4Writer:
 
     def write(self, rgb: UInt8[np.ndarray, "h w 3"]) -> None:
         """Append one RGB frame (and the audio up to its end)."""
-        frame = _yuv420p_frame(rgb)
-        frame.pts = self._frames
-        self._frames += 1
-        self._container.mux(self._video.encode(frame))
-        self._encode_audio_until(self._frames * self._sample_rate // self._fps)
+        try:
+            frame = _yuv420p_frame(rgb)
+            frame.pts = self._frames
+            self._frames += 1
+            self._container.mux(self._video.encode(frame))
+            self._encode_audio_until(self._frames * self._sample_rate // self._fps)
+        except OSError as err:
+            self._fail(err)
 
     def close(self) -> None:
         """Flush both encoders and move the file into place."""
-        self._container.mux(self._video.encode(None))
-        if self._audio is not None and self._audio_stream is not None:
-            self._encode_audio_until(self._audio.size)
-            self._container.mux(self._audio_stream.encode(None))
-        self._container.close()
+        try:
+            self._container.mux(self._video.encode(None))
+            if self._audio is not None and self._audio_stream is not None:
+                self._encode_audio_until(self._audio.size)
+                self._container.mux(self._audio_stream.encode(None))
+            self._container.close()
+        except OSError as err:
+            self._fail(err)
+        self._finished = True
         self._atomic.__exit__(None, None, None)
 
+    def _fail(self, err: OSError) -> None:
+        """Drop the partial file; a full disk becomes a clear error."""
+        self.abort()
+        clear = full_disk_error(self._path, err)
+        if clear is not None:
+            raise clear from err
+        raise err
+
     def abort(self) -> None:
-        self._container.close()
-        self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
+        """Drop the partial file (idempotent)."""
+        if self._finished:
+            return
+        self._finished = True
+        try:
+            self._container.close()
+        except (OSError, ValueError):  # the container may be half-written; it is deleted next
+            pass
+        finally:
+            self._atomic.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
     def __enter__(self) -> "Mp4Writer":
         return self
@@ -142,7 +169,7 @@ class Mp4Writer:
     def __exit__(
         self, exc_type: Type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        if exc_type is None:
+        if exc_type is None and not self._finished:
             self.close()
         else:
             self.abort()

@@ -101,6 +101,9 @@ class RadNerfModelConfig(ModelConfig):
     """LPIPS on torchvision's ImageNet AlexNet (downloaded once); False: a random trunk, for tests only."""
     train_torso: bool = True
     """Train the torso after the head stages."""
+    torso_steps: int = 0
+    """Steps of the torso stage (0: a third of the head steps, at least 500). The run's length
+    (``--max-num-iterations``, 0 by default: the stages' total) and the learning-rate schedules follow the stages."""
     near_plane: float = 0.05
     """Nearest sample distance (scene units)."""
     ema_decay: float = 0.95
@@ -140,7 +143,7 @@ class RadNerfModel(Model):
         self.register_buffer("background", tables.background.clone())
         self.register_buffer("train_rows", tables.splits["train"].long())
         self.torso_paths = list(tables.torso_paths)
-        self.schedule = StageSchedule(self.config.head_steps, self.config.lips_steps, self.config.train_torso)
+        self.schedule = StageSchedule.of(self.config)
         self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
         torso_config = replace(self.config.torso, grid=preset_grid(self.config.grid_preset, self.config.torso.grid))
         self.head = self.make_head_field(tables.num_frames)
@@ -229,6 +232,7 @@ class RadNerfModel(Model):
             self.step = step
             if hasattr(datamanager, "lips_stage"):
                 datamanager.lips_stage = self.stage == "lips"  # pyright: ignore[reportOptionalMemberAccess]
+                datamanager.torso_stage = self.stage == "torso"  # pyright: ignore[reportOptionalMemberAccess]
 
         def update_occupancy(step: int) -> None:
             if self.schedule.stage_at(step) != "torso" and step % self.config.occupancy.update_every == 0:

@@ -4,11 +4,13 @@
    least relative to it (not lips, eyelids, jaw) are the rigid set.
 2. Metric scale from a typical outer eye-corner distance; the head frame is x right, y up, z out of the face,
    with its origin ``HEAD_CENTRE_DEPTH`` behind the rigid points' centroid.
-3. Focal length: the candidate whose per-frame perspective fits reproject the 2D points best.
+3. Focal length: the reprojection error is profiled over candidate focal lengths, the meshes back-projected
+   through each candidate (so that the shape carries no perspective of its own); ``focal_length.choose_focal``
+   takes the minimum when the error rises clearly around it, else a stated prior (see there).
 4. Bundle adjustment: poses and a shape correction together, with a temporal smoothness term.
 
-On clips with small head rotations the focal length is weakly determined (the reprojection error keeps falling
-towards an orthographic camera); pass it when it is known. Rotations are insensitive to it.
+On clips with small head rotations the focal length is weakly determined; pass it when it is known. Rotations
+are insensitive to it.
 
 Poses come out as ``p_cam = R p_head + t`` in an OpenGL camera (x right, y up, looking down -z), metres.
 """
@@ -23,6 +25,7 @@ from jaxtyping import Float
 from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
 from torch import Tensor
 
+from rad_nerfstudio.process.focal_length import FocalChoice, candidates, choose_focal, prior_focal
 from rad_nerfstudio.process.landmark_backends import MESH_LAYOUT, PointLayout
 
 EYE_CORNER_DISTANCE = 0.09
@@ -34,6 +37,8 @@ SHAPE_WEIGHT = 1e4
 """Cost of the shape correction per squared metre: a 1 cm change costs as much as one squared pixel of error."""
 FOCAL_SEARCH_FRAMES = 120
 """Frames (evenly spread) on which focal-length candidates are compared."""
+PROFILE_ITERATIONS = 50
+"""L-BFGS iterations per focal-length candidate (enough for a smooth error profile)."""
 JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
 """Frame-to-frame pose acceleration (radians, metres) that the smoothness term weighs like one squared pixel."""
 
@@ -48,6 +53,8 @@ class HeadPoseFit:
     """Head origin in camera coordinates (metres, OpenGL camera)."""
     focal: float
     """Focal length in pixels."""
+    focal_choice: FocalChoice
+    """How the focal length was chosen (given, estimated with its confidence, or the prior)."""
     reprojection_px: float
     """RMS reprojection error of the rigid points after the fit."""
     rigid_vertices: np.ndarray
@@ -82,22 +89,36 @@ def _apply(transform: tuple[float, np.ndarray, np.ndarray], points: np.ndarray) 
     return scale * points @ rotation.T + translation
 
 
-def rigid_shape(
-    meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float = 0.5
-) -> tuple[Float[np.ndarray, "r 3"], np.ndarray]:
-    """The face's rigid points in the head frame (metres) and their indices: of the points above the nose tip
-    (the jaw and lips move with speech), the ``rigid_fraction`` that move least relative to the mean shape."""
+def rigid_points(meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float = 0.5) -> np.ndarray:
+    """Indices of the face's rigid points: of the points above the nose tip (the jaw and lips move with speech),
+    the ``rigid_fraction`` that move least relative to the mean shape, and the outer eye corners."""
     mean, aligned = _procrustes_mean(meshes)
     wobble = np.sqrt(((aligned - aligned.mean(0)) ** 2).sum(-1).mean(0))
     upper = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
     rigid = np.sort(upper[np.argsort(wobble[upper])[: max(6, int(len(upper) * rigid_fraction))]])
-    rigid = np.union1d(rigid, layout.outer_eye_corners)
-    mean, _ = _procrustes_mean(meshes[:, rigid])
-    corners = [int(np.searchsorted(rigid, v)) for v in layout.outer_eye_corners]
+    return np.union1d(rigid, layout.outer_eye_corners)
+
+
+def back_project(
+    points: Float[np.ndarray, "n r 3"], focal: float, centre: np.ndarray, corners: tuple[int, int]
+) -> Float[np.ndarray, "n r 3"]:
+    """Tracked points (pixels, relative depth in pixels) in metres in the OpenCV camera at ``focal``: the eyes'
+    depth from the metric eye-corner distance, the other points' depths relative to it."""
+    eyes = points[:, list(corners)]
+    span = np.linalg.norm(eyes[:, 0] - eyes[:, 1], axis=-1)  # pixels, any head turn (depth included)
+    eye_depth = focal * EYE_CORNER_DISTANCE / span
+    depth = eye_depth[:, None] + (points[..., 2] - eyes[..., 2].mean(1, keepdims=True)) * (eye_depth / focal)[:, None]
+    return np.concatenate([(points[..., :2] - centre) * (depth / focal)[..., None], depth[..., None]], -1)
+
+
+def rigid_shape(points: Float[np.ndarray, "n r 3"], corners: tuple[int, int]) -> Float[np.ndarray, "r 3"]:
+    """The rigid points' mean shape in the head frame (metres), from per-frame points in image-like axes (x right,
+    y down, z away); ``corners`` index the outer eye corners among them."""
+    mean, _ = _procrustes_mean(points)
     mean = mean * (EYE_CORNER_DISTANCE / np.linalg.norm(mean[corners[0]] - mean[corners[1]]))
     head = (mean - mean.mean(0)) @ OPENCV_TO_OPENGL  # image axes (y down, z away) -> head axes (y up, z out)
     head[:, 2] += HEAD_CENTRE_DEPTH
-    return head, rigid
+    return head
 
 
 def _project(shape: Tensor, tangent: Tensor, focal: float, centre: Tensor) -> Tensor:
@@ -169,37 +190,46 @@ def fit_head_poses(
     height: int,
     layout: PointLayout = MESH_LAYOUT,
     focal: float | None = None,
-    focal_range: tuple[float, float] = (0.6, 3.0),
     smoothness: float = 1.0,
 ) -> HeadPoseFit:
-    """Head poses (and, unless ``focal`` is given in pixels, the focal length) of 3D face points tracked in
-    ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no missing frames),
-    laid out as ``layout`` says. The focal length is searched within ``focal_range`` (units of the image width)
-    on up to ``FOCAL_SEARCH_FRAMES`` frames."""
-    head, rigid = rigid_shape(meshes, layout)
-    observed = meshes[:, rigid, :2]
+    """Head poses (and, unless ``focal`` is given in pixels, the focal length: see ``focal_length``) of 3D face
+    points tracked in ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no
+    missing frames), laid out as ``layout`` says. The focal length is profiled on up to ``FOCAL_SEARCH_FRAMES``
+    frames."""
+    rigid = rigid_points(meshes, layout)
+    corners = (
+        int(np.searchsorted(rigid, layout.outer_eye_corners[0])),
+        int(np.searchsorted(rigid, layout.outer_eye_corners[1])),
+    )
+    tracked = meshes[:, rigid]
+    observed = tracked[..., :2]
     centre = np.array([width / 2.0, height / 2.0])  # the layout's cx, cy
-    shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
     centre_t = torch.tensor(centre, dtype=torch.float64)
     observed_t = torch.tensor(observed)
 
     def fitted(candidate: float, frames: np.ndarray, iterations: int, smoothness: float = 0.0):
+        head = rigid_shape(back_project(tracked[frames], candidate, centre, corners), corners)
+        shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
         initial = torch.tensor(_initial_poses(head, observed[frames], candidate, centre), dtype=torch.float64)
         return _fit(shape_t, observed_t[frames], initial, candidate, centre_t, iterations, smoothness)
 
-    if not focal:
+    if focal:
+        choice = FocalChoice(float(focal), "given", prior_focal(width))
+    else:
         probe = np.unique(
             np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int)
         )
-        candidates = np.geomspace(focal_range[0] * width, focal_range[1] * width, 8)
-        focal = float(min(candidates, key=lambda candidate: fitted(float(candidate), probe, 20)[1]))
-    tangent, rms = fitted(focal, np.arange(len(observed)), 200, smoothness)
+        focals = candidates(width)
+        profile = [fitted(float(f), probe, PROFILE_ITERATIONS)[1] for f in focals]
+        choice = choose_focal(focals, profile, width, len(probe))
+    tangent, rms = fitted(choice.focal, np.arange(len(observed)), 200, smoothness)
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]]).numpy()
     rotation_cv, translation_cv = pose[:, :, :3] @ OPENCV_TO_OPENGL, pose[:, :, 3]  # head axes -> OpenCV camera
     return HeadPoseFit(
         rotation=OPENCV_TO_OPENGL @ rotation_cv,
         translation=translation_cv @ OPENCV_TO_OPENGL,
-        focal=focal,
+        focal=choice.focal,
+        focal_choice=choice,
         reprojection_px=rms,
         rigid_vertices=rigid,
     )

@@ -32,14 +32,18 @@ from rad_nerfstudio.io.layout import (
     write_transforms,
     write_wav,
 )
+from rad_nerfstudio.process.auto_crop import choose_crop
+from rad_nerfstudio.process.crop_record import CropRecord
+from rad_nerfstudio.process.face_boxes import FaceSearch, video_face_boxes
 from rad_nerfstudio.process.face_parsing_net import load_face_parsing_net, network_parsing
+from rad_nerfstudio.process.focal_length import PRIOR_FOCAL_PER_WIDTH
 from rad_nerfstudio.process.head_pose import fit_head_poses
 from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendName
 from rad_nerfstudio.process.parsing import parse_portrait
 from rad_nerfstudio.process.person_mask import person_masks
 from rad_nerfstudio.process.plates import PLATE_FRAMES, background_plate, on_plate, torso_layer
 from rad_nerfstudio.process.steps import Step
-from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, probe_video, read_frames
+from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, VideoProbe, probe_video, read_frames
 
 MIN_FRAMES = 22
 """At least two validation frames under the 10/11 split."""
@@ -113,16 +117,32 @@ class PortraitProcess:
     def _labels(self, index: int) -> np.ndarray:
         return read_parsing_labels(self.root / "parsing" / f"{index}.png")
 
+    def _crop(self, probe: VideoProbe) -> CropRecord:
+        """The crop of the frames: ``--crop`` as given, or found around the head over the whole clip."""
+        s = self.settings
+
+        def find_boxes() -> FaceSearch:
+            with _progress("framing") as progress:
+                bar = progress.add_task("framing", total=probe.duration or None)
+                return video_face_boxes(s.video, lambda time: progress.update(bar, completed=time))
+
+        def warn(message: str) -> None:
+            self.console.print(f"[yellow]{message}[/]")
+
+        return choose_crop(s.video, s.geometry.crop, s.geometry.size, probe, find_boxes, warn)
+
     # -------------------------------------------------------------------------------------------------- steps
     def frames(self) -> str:
         """Frames at 25 fps as ``ori_imgs/{i}.jpg``; the speech as 16 kHz mono ``aud.wav``."""
         s = self.settings
-        _, _, duration = probe_video(s.video)
+        probe = probe_video(s.video)
+        crop = self._crop(probe)
+        geometry = FrameGeometry(crop.crop, crop.width if crop.width == crop.height else 0)
         layout_dirs(self.root)
         count, shape = 0, (0, 0)
         with _progress("frames") as progress:
-            bar = progress.add_task("frames", total=int(round(duration * VIDEO_FPS)) or None)
-            for count, frame in enumerate(read_frames(s.video, s.geometry), start=1):
+            bar = progress.add_task("frames", total=int(round(probe.duration * VIDEO_FPS)) or None)
+            for count, frame in enumerate(read_frames(s.video, geometry), start=1):
                 write_image(self.root / "ori_imgs" / f"{count - 1}.jpg", frame)
                 shape = frame.shape[:2]
                 progress.advance(bar)
@@ -135,10 +155,13 @@ class PortraitProcess:
             video_s = count / VIDEO_FPS
             raise InputFileError(source, f"its audio is {missing:.2f} s shorter than the {video_s:.2f} s video")
         write_wav(self.root / "aud.wav", audio, AUDIO_SAMPLE_RATE)
+        crop.write(self.root)
         info = {"frames": count, "height": shape[0], "width": shape[1]}
         self.state.mkdir(parents=True, exist_ok=True)
         write_text_atomic(self.state / "frames.json", json.dumps(info))
-        return f"{count} frames of {shape[1]}x{shape[0]}, {len(audio) / AUDIO_SAMPLE_RATE:.2f} s of audio"
+        box = ",".join(str(v) for v in crop.crop)
+        seconds = len(audio) / AUDIO_SAMPLE_RATE
+        return f"{count} frames of {shape[1]}x{shape[0]} from crop {box} ({crop.mode}), {seconds:.2f} s of audio"
 
     def audio_features(self) -> str:
         """Per-frame audio windows by the chosen extractor, cached where the dataparser looks for them."""
@@ -174,9 +197,15 @@ class PortraitProcess:
         layout = BACKENDS[self.settings.landmarks][1]
         fit = fit_head_poses(mesh, info["width"], info["height"], layout, focal=self.settings.focal_length)
         c2w = np.stack([camera_to_world(r, t) for r, t in zip(fit.rotation, fit.translation, strict=True)])
-        write_transforms(self.root, fit.focal, info["width"], info["height"], c2w, kept.tolist())
-        source = "given" if self.settings.focal_length else "estimated"
-        return f"focal {fit.focal:.1f} px ({source}), reprojection {fit.reprojection_px:.2f} px RMS"
+        choice = fit.focal_choice
+        extra = {"focal_length_choice": choice.record()}
+        write_transforms(self.root, fit.focal, info["width"], info["height"], c2w, kept.tolist(), extra)
+        if choice.source == "prior":
+            self.console.print(
+                f"[bold yellow]warning: the focal length is the prior, {PRIOR_FOCAL_PER_WIDTH:g} x the width "
+                f"({choice.focal:.1f} px): {choice.reason}. Pass --focal-length PIXELS if you know it.[/]"
+            )
+        return f"{choice.summary(info['width'])}; reprojection {fit.reprojection_px:.2f} px RMS"
 
     def parsing(self) -> str:
         """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours): by the

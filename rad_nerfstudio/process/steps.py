@@ -1,5 +1,10 @@
 """Resumable processing steps: a finished step leaves a record and is skipped next time, unless forced, its
-settings changed, or an earlier step ran again."""
+settings changed, or an earlier step ran again.
+
+The record is written (atomically) only after the step's outputs, and the records of a step about to run and of
+every step after it are removed first: a run killed halfway resumes from its last finished step and never finds a
+half-written step marked done.
+"""
 
 from __future__ import annotations
 
@@ -60,6 +65,9 @@ class StepRunner:
                 self.rows.append((step.name, "skipped (done)", 0.0, summary))
                 self.console.print(f"[dim]{step.name}: done before, skipped ({summary})[/]")
                 continue
+            if not redo_rest:  # from here on every step runs: no record may claim a step done before it has run
+                for later in self.steps[self.steps.index(step) :]:
+                    self._record(later).unlink(missing_ok=True)
             redo_rest = True  # later steps read this one's outputs
             self.console.print(f"[bold]{step.name}[/]")
             start = time.perf_counter()

@@ -28,17 +28,37 @@ def check_run_config(config: Path) -> None:
 
 
 def load_trained_run(config: Path) -> TrainedRun:
-    """The run's model (in eval mode, on CUDA when available) and data manager, from its latest checkpoint."""
-    from nerfstudio.utils.eval_utils import eval_setup
+    """The run's model (in eval mode, on CUDA when available) and data manager, from its latest checkpoint.
+
+    Like nerfstudio's ``eval_setup``, but the run's method is checked before anything is built and the checkpoint
+    before it is loaded: a truncated, damaged or foreign one is refused naming the file and the mismatch.
+    """
+    import torch
+    import yaml
+    from nerfstudio.engine.trainer import TrainerConfig
 
     from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
-    from rad_nerfstudio.models.rad_nerf import RadNerfModel
+    from rad_nerfstudio.engine.checkpoints import check_checkpoint_fits, find_checkpoint, read_checkpoint
+    from rad_nerfstudio.models.rad_nerf import RadNerfModel, RadNerfModelConfig
 
     check_run_config(config)
+    try:
+        trainer_config = yaml.load(Path(config).read_text(), Loader=yaml.Loader)
+    except (yaml.YAMLError, UnicodeDecodeError, ImportError, AttributeError) as err:
+        raise InputFileError(config, f"cannot be read as a nerfstudio run's config ({err})") from err
+    if not isinstance(trainer_config, TrainerConfig):
+        raise InputFileError(config, "is not a nerfstudio run's config.yml")
+    if not isinstance(trainer_config.pipeline.model, RadNerfModelConfig):
+        raise InputFileError(config, f"is a {trainer_config.method_name} run, not a talking-portrait one")
+    checkpoint = find_checkpoint(trainer_config.get_checkpoint_dir())
+    state = read_checkpoint(checkpoint)
     # nerfstudio's camera indexing warns on every frame with torch >= 2.9; it is not ours to fix.
     warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning)
-    _, pipeline, checkpoint, step = eval_setup(Path(config), test_mode="inference")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    pipeline = trainer_config.pipeline.setup(device=device, test_mode="inference")
+    pipeline.eval()
+    check_checkpoint_fits(checkpoint, state, pipeline, trainer_config.method_name or "this")
+    pipeline.load_pipeline(state["pipeline"], state["step"])
     model, datamanager = pipeline.model, pipeline.datamanager
-    if not isinstance(model, RadNerfModel) or not isinstance(datamanager, TalkingPortraitDataManager):
-        raise InputFileError(config, f"is a {type(model).__name__} run, not a talking-portrait one")
-    return TrainedRun(model, datamanager, Path(checkpoint), step)
+    assert isinstance(model, RadNerfModel) and isinstance(datamanager, TalkingPortraitDataManager)
+    return TrainedRun(model, datamanager, checkpoint, int(state["step"]))

@@ -42,6 +42,8 @@ from rad_nerfstudio.sample.timeline import articulation_curves
 
 FOCAL_PER_PIXEL = 1.6
 """Focal length in pixels per pixel of image size (a ~35 degree field of view)."""
+REST_DISTANCE = 0.8
+"""Metres from the camera to the head at ``FOCAL_PER_PIXEL`` (other focal lengths scale it)."""
 MIN_FRAMES = 22
 """At least two validation frames under the 10/11 split."""
 NOVEL_SPEECH_SECONDS = 6.0
@@ -111,6 +113,8 @@ def generate_sample(
     workers: int = 0,
     overwrite: bool = False,
     look: LookName = "photo",
+    focal: float = FOCAL_PER_PIXEL,
+    head_turn: float = 1.0,
 ) -> SampleSummary:
     """Write a deterministic synthetic talking portrait to ``output_dir``.
 
@@ -124,12 +128,17 @@ def generate_sample(
         workers: rendering processes; 0 uses up to two.
         overwrite: replace an existing non-empty ``output_dir``.
         look: ``photo`` (a face photograph on the head, a defocused photo behind) or ``flat`` (flat colours).
+        focal: focal length in units of ``size``; the head stays as large in the frame (the camera moves away
+            as the focal length grows), so only the perspective changes.
+        head_turn: scale of the head's rotations (1: yaw 7, pitch 4, roll 3 degrees).
     """
     global _STATE
     start = time.perf_counter()
     num_frames = int(round(seconds * VIDEO_FPS))
     if size < 64 or size % 2:
         raise ValueError(f"--size must be an even number of pixels >= 64, got {size}")
+    if not 0.3 <= focal <= 10.0 or head_turn < 0:
+        raise ValueError(f"--focal must be 0.3-10 (units of --size) and --head-turn >= 0, got {focal}, {head_turn}")
     if num_frames < MIN_FRAMES:
         raise ValueError(f"--seconds {seconds} gives {num_frames} frames; at least {MIN_FRAMES} are needed")
     supersample = supersample if supersample > 0 else (2 if size <= 256 else 1)
@@ -143,8 +152,8 @@ def generate_sample(
     )
     times = np.arange(num_frames) / VIDEO_FPS
     mouth_open, mouth_width = articulation_curves(voice.phones, times)
-    motion = random_motion(motion_rng, num_frames, VIDEO_FPS)
-    camera = Pinhole(size, size, FOCAL_PER_PIXEL * size, size / 2.0, size / 2.0)
+    motion = random_motion(motion_rng, num_frames, VIDEO_FPS, REST_DISTANCE * focal / FOCAL_PER_PIXEL, head_turn)
+    camera = Pinhole(size, size, focal * size, size / 2.0, size / 2.0)
     appearance, plate = _look_and_background(look, look_rng, size)
     background = np.round(plate * 255).astype(np.uint8)
 

@@ -63,15 +63,19 @@ def eye_openness(times: np.ndarray, blinks: np.ndarray, duration: float = 0.24) 
     return np.clip(openness, 0.0, 1.0)
 
 
-def random_motion(rng: np.random.Generator, num_frames: int, fps: float) -> Motion:
-    """Head turning a few degrees (yaw 7, pitch 4, roll 3) and shifting about a centimetre."""
+def random_motion(
+    rng: np.random.Generator, num_frames: int, fps: float, distance: float = 0.8, turn: float = 1.0
+) -> Motion:
+    """Head turning a few degrees (yaw 7, pitch 4, roll 3, times ``turn``) and shifting about a centimetre,
+    ``distance`` metres in front of the camera."""
     times = np.arange(num_frames) / fps
-    euler = np.stack([_wander(rng, times, a) for a in (7.0, 4.0, 3.0)], axis=1)
+    euler = turn * np.stack([_wander(rng, times, a) for a in (7.0, 4.0, 3.0)], axis=1)
     shift = np.stack([_wander(rng, times, a) for a in (0.008, 0.005, 0.01)], axis=1)
     head_rot = Rotation.from_euler(EULER_ORDER, euler, degrees=True).as_matrix()
-    head_t = HEAD_REST_TRANSLATION + shift + HEAD_PIVOT - head_rot @ HEAD_PIVOT
+    rest = HEAD_REST_TRANSLATION * np.array([1.0, 1.0, distance / -HEAD_REST_TRANSLATION[2]])
+    head_t = rest + shift + HEAD_PIVOT - head_rot @ HEAD_PIVOT
     sway = np.stack([_wander(rng, times, a) for a in (1.0, 0.5, 1.0)], axis=1)
     torso_rot = Rotation.from_euler(EULER_ORDER, euler * TORSO_FOLLOW + sway, degrees=True).as_matrix()
-    torso_t = HEAD_REST_TRANSLATION + NECK_BASE_OFFSET + TORSO_TRANSLATION_FOLLOW * shift
+    torso_t = rest + NECK_BASE_OFFSET + TORSO_TRANSLATION_FOLLOW * shift
     blinks = blink_schedule(rng, num_frames / fps)
     return Motion(euler, head_rot, head_t, torso_rot, torso_t, eye_openness(times, blinks), blinks)

@@ -1,10 +1,13 @@
-"""What every rad-nerfstudio command shares: its console, and user errors as one red line and exit status 2."""
+"""What every rad-nerfstudio command shares: its console, and user errors as one red line and exit status 2
+(``RAD_NERFSTUDIO_TRACEBACK=1``: the traceback instead)."""
 
 from __future__ import annotations
 
 from typing import Callable, TypeVar
 
 from rich.console import Console
+
+from rad_nerfstudio.error_report import USER_ERROR_STATUS, print_user_error, tracebacks_wanted
 
 CONSOLE = Console(soft_wrap=True)
 T = TypeVar("T")
@@ -15,5 +18,7 @@ def run_or_exit(command: str, work: Callable[[], T]) -> T:
     try:
         return work()
     except (ValueError, FileExistsError) as err:  # InputFileError is a ValueError
-        CONSOLE.print(f"[bold red]{command}: {err}")
-        raise SystemExit(2) from err
+        if tracebacks_wanted():
+            raise
+        print_user_error(command, err)
+        raise SystemExit(USER_ERROR_STATUS) from err

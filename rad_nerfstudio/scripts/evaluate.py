@@ -246,6 +246,9 @@ def evaluate_portrait(
 
 
 def main(args: EvalArgs) -> None:
+    from rad_nerfstudio.engine.stop_signals import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()  # a killed evaluation removes its partial files
     report = run_or_exit("rad-eval", lambda: evaluate_portrait(args))
     names = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips", "lmd", "lmd_detector", "mouth_r", "render_fps")
     shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}

@@ -22,14 +22,17 @@ class ProcessArgs:
     """The dataset folder to write. Finished steps are skipped on a second run."""
     audio: Path | None = None
     """Speech to use instead of the video's own audio track."""
-    crop: str = "none"
-    """Crop x,y,w,h (source pixels) before resizing, or none."""
-    size: int = 0
-    """Resize frames to size x size (0: keep; the crop, or the video, should then be square)."""
+    crop: str = "auto"
+    """auto: one square crop around head and shoulders for the whole clip (the face about 40 % of its width), found
+    by face detection; a video framed that way already is kept whole. x,y,w,h: that crop (upright source pixels).
+    none: the whole frame. The crop is recorded in OUTPUT/crop.json (to paste renders back)."""
+    size: int = 512
+    """Shrink the crop to size x size pixels (a smaller crop keeps its size: frames are never enlarged; 0: keep)."""
     audio_features: str = "mel"
     """Audio feature extractor: mel, wav2vec2, hubert (the dataparser's --audio-features)."""
     focal_length: float | None = None
-    """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks."""
+    """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks when
+    they determine it, else 2 x the width is used (a typical talking-head field of view), with a warning."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
     parsing_weights: Path | None = None

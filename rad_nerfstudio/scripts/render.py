@@ -136,6 +136,9 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
 
 
 def main(args: RenderArgs) -> None:
+    from rad_nerfstudio.engine.stop_signals import exit_cleanly_on_sigterm
+
+    exit_cleanly_on_sigterm()  # a killed render removes its partial mp4
     summary = run_or_exit("rad-render", lambda: render_portrait(args))
     CONSOLE.print(
         f"[bold green]Wrote {summary.output_path}[/]: {summary.frames} frames ({summary.seconds:.2f} s) at "

@@ -36,6 +36,10 @@ class SampleArgs:
     """Rendering processes (0: up to two)."""
     overwrite: bool = False
     """Replace an existing non-empty output folder."""
+    focal: float = 1.6
+    """Focal length in units of --size (1.6: a 35 degree field of view); the head keeps its size in the frame."""
+    head_turn: float = 1.0
+    """Scale of the head's rotations (1: yaw 7, pitch 4, roll 3 degrees)."""
 
 
 def main(args: SampleArgs) -> None:
@@ -53,6 +57,8 @@ def main(args: SampleArgs) -> None:
             args.workers,
             args.overwrite,
             args.look,
+            args.focal,
+            args.head_turn,
         ),
     )
     CONSOLE.print(

@@ -1,0 +1,1 @@
+"""Training plumbing around nerfstudio's trainer: stop signals, atomic checkpoints, checkpoint checks."""

@@ -1,0 +1,40 @@
+"""The run's length and learning-rate schedules follow the stage lengths set on the command line."""
+
+from __future__ import annotations
+
+import copy
+
+from nerfstudio.engine.trainer import TrainerConfig
+
+from rad_nerfstudio.engine.stage_plan import fit_run_length_to_stages, fit_schedulers_to_stages, steps_left
+from rad_nerfstudio.method_configs import er_nerf_small, rad_nerf_small
+from rad_nerfstudio.model_components.stages import StageSchedule
+
+
+def _config(spec, **model_changes) -> TrainerConfig:  # noqa: ANN001
+    config = copy.deepcopy(spec.config)
+    for name, value in model_changes.items():
+        setattr(config.pipeline.model, name, value)
+    return config
+
+
+def test_changed_head_steps_move_the_run_end_and_the_torso_schedule() -> None:
+    for spec in (rad_nerf_small, er_nerf_small):
+        config = _config(spec, head_steps=4000, lips_steps=300)
+        fit_schedulers_to_stages(config)
+        assert fit_run_length_to_stages(config)
+        assert config.max_num_iterations == 4000 + 300 + 4000 // 3
+        for name, group in config.optimizers.items():
+            assert group["scheduler"].max_steps == config.max_num_iterations
+            assert group["scheduler"].warmup_steps == (4300 if name.startswith("torso_") else 0)
+        assert steps_left(config, 4100) == config.max_num_iterations - 4100
+
+
+def test_torso_steps_and_an_explicit_run_length() -> None:
+    config = _config(rad_nerf_small, head_steps=1000, lips_steps=0, torso_steps=50)
+    assert StageSchedule.of(config.pipeline.model).total_steps == 1050
+    assert StageSchedule(1000, 0, train_torso=False, torso_steps=50).total_steps == 1000
+    assert StageSchedule(900, 0).torso_length == 500  # a third of the head steps, at least 500
+    config.max_num_iterations = 7
+    assert not fit_run_length_to_stages(config)
+    assert config.max_num_iterations == 7
