@@ -31,6 +31,19 @@ def dataset(sample_dir: Path, tmp_path: Path) -> Path:
     return Path(shutil.copytree(sample_dir, tmp_path / "dataset"))
 
 
+TINY_RUN_ARGS = (
+    "--pipeline.model.head-steps",
+    "2",
+    "--pipeline.model.lips-steps",
+    "2",
+    "--pipeline.model.lpips-pretrained",
+    "False",
+    "--pipeline.datamanager.pixel-sampler.num-rays-per-batch",
+    "128",
+)
+"""ns-train arguments of a run with every stage in a few steps: 2 head, 2 lips, then torso; 128 rays a batch."""
+
+
 def ns_train_command(method: str, data: Path, output_dir: Path, *extra: str) -> list[str]:
     """``ns-train METHOD --data DATA`` with tensorboard logging into ``output_dir``, then ``extra``."""
     ns_train = str(Path(sys.executable).parent / "ns-train")

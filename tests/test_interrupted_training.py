@@ -16,7 +16,7 @@ import torch
 
 from rad_nerfstudio.engine.checkpoints import checkpoint_step
 from rad_nerfstudio.engine.stop_signals import StopRequests
-from tests.conftest import ns_train_command
+from tests.conftest import TINY_RUN_ARGS, ns_train_command
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """The runs compared bit for bit run on one thread each: multi-threaded CPU reductions may sum in another order."""
@@ -33,16 +33,9 @@ def _ns_train(data: Path, output: Path, *extra: str) -> list[str]:
         "t",
         "--max-num-iterations",
         str(STEPS),
-        "--pipeline.model.head-steps",
-        "2",
-        "--pipeline.model.lips-steps",
-        "2",
-        "--pipeline.model.lpips-pretrained",
-        "False",
+        *TINY_RUN_ARGS,
         "--pipeline.datamanager.pixel-sampler.kind",
         "error-map",
-        "--pipeline.datamanager.pixel-sampler.num-rays-per-batch",
-        "128",
         "--steps-per-save",
         "1",
         "--save-only-latest-checkpoint",

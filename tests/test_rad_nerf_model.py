@@ -24,6 +24,7 @@ from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.losses import photometric_loss
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 from rad_nerfstudio.render.controls import RenderControls
+from tests.conftest import TINY_RUN_ARGS
 from tests.model_steps import TINY_GRID, build_model, train_step, training_callbacks
 
 GRID = TINY_GRID
@@ -175,14 +176,7 @@ def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tm
         "t",
         "--steps-per-eval-image",
         "1000",
-        "--pipeline.model.head-steps",
-        "2",
-        "--pipeline.model.lips-steps",
-        "2",
-        "--pipeline.model.lpips-pretrained",
-        "False",
-        "--pipeline.datamanager.pixel-sampler.num-rays-per-batch",
-        "128",
+        *TINY_RUN_ARGS,
     ]
     log = _nerfstudio("ns-train", *common, "--max-num-iterations", "4", "--steps-per-save", "4")
     assert "deepspeech [100, 16, 29]" in log.replace("\n", " ")
