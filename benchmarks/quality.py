@@ -42,7 +42,7 @@ COLUMNS = {
 }
 
 
-def _run(command: List[str], log: Path) -> float:
+def run_logged(command: List[str], log: Path) -> float:
     """Run a command with its output in ``log``; its wall time in seconds (a failure raises, naming the log)."""
     start = time.perf_counter()
     with open(log, "w") as handle:
@@ -58,7 +58,7 @@ def make_sample(look: str, root: Path) -> Path:
         size, seconds = SAMPLES[look]
         data.parent.mkdir(parents=True, exist_ok=True)
         command = [str(BIN / "rad-sample"), str(data), "--look", look, "--size", size, "--seconds", seconds]
-        _run([*command, "--overwrite"], root / f"sample_{look}.log")
+        run_logged([*command, "--overwrite"], root / f"sample_{look}.log")
     return data
 
 
@@ -93,7 +93,8 @@ def score(look: str, method: str, data: Path, root: Path, label: str, train_args
         "audio_ablation": [*ablation, "--load-config", config, "--output", ablation_path],
     }
     seconds = {
-        step: _run([str(part) for part in command], root / f"{name}_{step}.log") for step, command in steps.items()
+        step: run_logged([str(part) for part in command], root / f"{name}_{step}.log")
+        for step, command in steps.items()
     }
     metrics, novel = json.loads(metrics_path.read_text()), json.loads(novel_path.read_text())
     shuffle = json.loads(ablation_path.read_text())

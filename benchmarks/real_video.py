@@ -20,36 +20,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Dict, Iterator, List
+
+from quality import lpips_flags, run_logged  # this folder is on sys.path when a benchmark runs as a script
 
 BIN = Path(sys.executable).parent
 PANEL_HEIGHT = 540
 """Height of each half of the side-by-side video."""
 
 
-def _run(command: List[str], log: Path) -> float:
-    """Run a command with its output in ``log``; its wall time in minutes (a failure raises, naming the log)."""
-    start = time.perf_counter()
-    with open(log, "w") as handle:
-        result = subprocess.run([str(part) for part in command], stdout=handle, stderr=subprocess.STDOUT)
-    if result.returncode != 0:
-        raise RuntimeError(f"{Path(str(command[0])).name} failed (exit {result.returncode}); see {log}")
-    return (time.perf_counter() - start) / 60.0
-
-
-def _lpips_flags() -> List[str]:
-    """LPIPS on a random trunk where its ImageNet weights cannot be downloaded (offline machines)."""
-    from rad_nerfstudio.model_components.lpips_net import Lpips
-
-    try:
-        Lpips()
-    except RuntimeError:
-        return ["--pipeline.model.lpips-pretrained", "False"]
-    return []
+def _minutes(command: List, log: Path) -> float:
+    """Run a command (paths allowed) with its output in ``log``; its wall time in minutes."""
+    return run_logged([str(part) for part in command], log) / 60.0
 
 
 def _looped(clip: Path) -> Iterator:
@@ -112,12 +97,12 @@ def main() -> None:
         sample = root / "novel_sample"
         if not (sample / "raw" / "novel_speech.wav").is_file():
             command = [BIN / "rad-sample", sample, "--size", "64", "--seconds", "4", "--overwrite"]
-            minutes["novel speech (rad-sample)"] = _run(command, root / "sample.log")
+            minutes["novel speech (rad-sample)"] = _minutes(command, root / "sample.log")
         novel, reference = sample / "raw" / "novel_speech.wav", sample / "gt" / "novel_speech_params.npz"
     steps = {
         "rad-process": [BIN / "rad-process", "--video", args.clip, "--output-dir", dataset, "--size", str(args.size)],
         "ns-train": [BIN / "ns-train", args.method, "--data", dataset, "--vis", "tensorboard", "--output-dir", runs]
-        + ["--timestamp", "real", *_lpips_flags(), *args.train_args],
+        + ["--timestamp", "real", *lpips_flags(), *args.train_args],
         "rad-eval": [BIN / "rad-eval", "--load-config", config, "--output-path", metrics],
         "rad-render": [BIN / "rad-render", "--load-config", config, "--audio", novel, "--output-path", render],
         "audio ablation": [sys.executable, Path(__file__).parent / "audio_ablation.py", "--load-config", config]
@@ -143,7 +128,7 @@ def main() -> None:
             minutes[name] = before[name]
             continue
         print(f"[real_video] {name} ...", flush=True)
-        minutes[name] = _run(command, root / f"{name.replace(' ', '_')}.log")
+        minutes[name] = _minutes(command, root / f"{name.replace(' ', '_')}.log")
         timings.write_text(json.dumps({**before, **minutes}, indent=2))
     records = sorted((dataset / ".rad-process" / "steps").glob("*.json"))
     minutes["rad-process"] = sum(json.loads(r.read_text())["seconds"] for r in records) / 60.0  # when it really ran

@@ -23,6 +23,18 @@ def _run(command: list[str], traceback: bool, timeout: int = 300) -> subprocess.
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
 
 
+def _failed_with_a_traceback_only_if_asked(result: subprocess.CompletedProcess, traceback: bool, message: str) -> str:
+    """The command failed; with ``traceback`` its output shows one and ``message``, else it exited 2 without one.
+    Its whole output."""
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    if traceback:
+        assert "Traceback" in output and message in output, output[-6000:]
+    else:
+        assert result.returncode == 2 and "Traceback" not in output, output[-3000:]
+    return output
+
+
 def _ns_train(data: Path, output: Path) -> list[str]:
     return ns_train_command("rad-nerf-small", data, output, "--max-num-iterations", "2")
 
@@ -31,12 +43,9 @@ def _ns_train(data: Path, output: Path) -> list[str]:
 def test_ns_train_without_aud_wav_prints_one_clear_line(dataset, tmp_path, traceback):
     (dataset / "aud.wav").unlink()
     result = _run(_ns_train(dataset, tmp_path / "outputs"), traceback)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = _failed_with_a_traceback_only_if_asked(result, traceback, "aud.wav: does not exist")
     if traceback:
-        assert "Traceback" in output and "aud.wav: does not exist" in output, output[-6000:]
         return
-    assert result.returncode == 2 and "Traceback" not in output, output[-3000:]
     lines = [line for line in result.stdout.splitlines() if "aud.wav" in line]
     assert len(lines) == 1 and lines[0].startswith("ns-train: ") and str(dataset / "aud.wav") in lines[0], output
     assert "does not exist" in lines[0]
@@ -48,10 +57,7 @@ def test_rad_process_with_a_missing_video_prints_one_clear_line(tmp_path, traceb
     missing = tmp_path / "missing.mp4"
     command = [str(BIN / "rad-process"), "--video", str(missing), "--output-dir", str(tmp_path / "out")]
     result = _run(command, traceback, timeout=120)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0
+    output = _failed_with_a_traceback_only_if_asked(result, traceback, "missing.mp4: does not exist")
     if traceback:
-        assert "Traceback" in output and "missing.mp4: does not exist" in output, output[-3000:]
         return
-    assert result.returncode == 2 and "Traceback" not in output, output[-3000:]
     assert f"rad-process: {missing}: does not exist" in result.stdout, output
