@@ -108,7 +108,6 @@ class TalkingPortraitDataManager(DataManager):
         self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
         self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
         self.lips_stage = False
-        self.torso_stage = False
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
         super().__init__()
 
@@ -173,10 +172,18 @@ class TalkingPortraitDataManager(DataManager):
             batch[HEAD_MASK_KEY] = self.train_head_masks[image, y, x].to(self.device, torch.float32)
         return batch
 
+    @property
+    def torso_stage(self) -> bool:
+        """Whether the model trains its torso stage (held by the training pixel sampler, which reads it)."""
+        return self.train_pixel_sampler.torso_stage
+
+    @torso_stage.setter
+    def torso_stage(self, value: bool) -> None:
+        self.train_pixel_sampler.torso_stage = value
+
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
         patch = self.lips_stage and step % self.config.lips_patch_every == 0
-        self.train_pixel_sampler.torso_stage = self.torso_stage
         indices = self._lips_patch() if patch else self.train_pixel_sampler.sample(step)
         ray_bundle, batch = self._rays_and_batch(
             self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices
