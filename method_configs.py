@@ -21,7 +21,7 @@ from nerfstudio.plugins.types import MethodSpecification
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
-from rad_nerfstudio.engine.stage_plan import RUN_LENGTH_FROM_STAGES
+from rad_nerfstudio.engine.stage_plan import RUN_LENGTH_FROM_STAGES, SCHEDULE_FROM_STAGES, TORSO_GROUP_PREFIX
 from rad_nerfstudio.engine.trainer import TalkingPortraitTrainer
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
@@ -51,14 +51,15 @@ class ErNerfAdamWConfig(OptimizerConfig):
     weight_decay: float = 0.0
 
 
-def _optimizers(grid_lr: float, mlp_lr: float, torso_start: int, max_steps: int, optimizer: OptimizerConfig) -> dict:
-    """Grids and MLPs at their own learning rates, decaying to a tenth (RAD-NeRF); the torso's groups hold their
-    rate until the torso stage starts and decay from there."""
+def _optimizers(grid_lr: float, mlp_lr: float, optimizer: OptimizerConfig) -> dict:
+    """Grids and MLPs at their own learning rates, decaying to a tenth (RAD-NeRF) by the end of the stages; the
+    torso's groups hold their rate until the torso stage starts and decay from there (both fitted at start-up:
+    ``SCHEDULE_FROM_STAGES``)."""
     groups = {}
-    for prefix, start in (("", 0), ("torso_", torso_start)):
+    for prefix in ("", TORSO_GROUP_PREFIX):
         for name, lr in (("grids", grid_lr), ("mlps", mlp_lr)):
             scheduler = ExponentialDecaySchedulerConfig(
-                lr_pre_warmup=lr, lr_final=lr / 10, warmup_steps=start, max_steps=max_steps
+                lr_pre_warmup=lr, lr_final=lr / 10, max_steps=SCHEDULE_FROM_STAGES
             )
             groups[prefix + name] = {"optimizer": replace(optimizer, lr=lr), "scheduler": scheduler}
     return groups
@@ -74,8 +75,7 @@ def rad_nerf_config(
 ) -> TrainerConfig:
     """A talking-portrait trainer (rad-nerf or er-nerf model): ``learning_rates`` are (hash grids, MLPs) and
     ``optimizer`` their optimizer, RAD-NeRF's by default."""
-    stages = StageSchedule.of(model)
-    torso_start, max_steps = stages.torso_start, stages.total_steps
+    max_steps = StageSchedule.of(model).total_steps
     return TrainerConfig(
         _target=TalkingPortraitTrainer,
         method_name=method_name,
@@ -93,7 +93,7 @@ def rad_nerf_config(
             ),
             model=model,
         ),
-        optimizers=_optimizers(*learning_rates, torso_start, max_steps, optimizer or RadAdamConfig()),
+        optimizers=_optimizers(*learning_rates, optimizer or RadAdamConfig()),
         viewer=ViewerConfig(num_rays_per_chunk=1 << 14),
         vis="viewer",
     )

@@ -30,6 +30,18 @@ def test_changed_head_steps_move_the_run_end_and_the_torso_schedule() -> None:
         assert steps_left(config, 4100) == config.max_num_iterations - 4100
 
 
+def test_a_schedule_given_on_the_command_line_is_kept() -> None:
+    config = _config(er_nerf_small, head_steps=1000, lips_steps=0)
+    config.optimizers["grids"]["scheduler"].max_steps = 5000  # --optimizers.grids.scheduler.max-steps 5000
+    config.optimizers["torso_mlps"]["scheduler"].max_steps = 6000
+    config.optimizers["torso_mlps"]["scheduler"].warmup_steps = 10
+    fit_schedulers_to_stages(config)
+    steps = {name: group["scheduler"].max_steps for name, group in config.optimizers.items()}
+    assert steps == {"grids": 5000, "mlps": 1500, "torso_grids": 1500, "torso_mlps": 6000}
+    assert config.optimizers["torso_mlps"]["scheduler"].warmup_steps == 10
+    assert config.optimizers["torso_grids"]["scheduler"].warmup_steps == 1000
+
+
 def test_torso_steps_and_an_explicit_run_length() -> None:
     config = _config(rad_nerf_small, head_steps=1000, lips_steps=0, torso_steps=50)
     assert StageSchedule.of(config.pipeline.model).total_steps == 1050

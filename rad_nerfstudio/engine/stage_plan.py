@@ -16,6 +16,9 @@ TORSO_GROUP_PREFIX = "torso_"
 """Optimizer groups of the torso stage: their learning rates hold until it starts, then decay."""
 RUN_LENGTH_FROM_STAGES = 0
 """``max_num_iterations`` value meaning: the stages' total."""
+SCHEDULE_FROM_STAGES = 0
+"""An exponential-decay scheduler's ``max_steps`` value meaning: fitted to the stages at start-up (any other value,
+e.g. ``--optimizers.grids.scheduler.max-steps 5000``, is kept as given)."""
 
 
 def stage_schedule(config: TrainerConfig) -> StageSchedule | None:
@@ -25,13 +28,14 @@ def stage_schedule(config: TrainerConfig) -> StageSchedule | None:
 
 
 def fit_schedulers_to_stages(config: TrainerConfig) -> None:
-    """Every exponential-decay schedule ends with the last stage; the torso groups' start with the torso stage."""
+    """Every exponential-decay schedule left to the stages (``SCHEDULE_FROM_STAGES``) ends with the last stage; the
+    torso groups' among them start with the torso stage."""
     stages = stage_schedule(config)
     if stages is None:
         return
     for name, group in config.optimizers.items():
         scheduler = group.get("scheduler")
-        if isinstance(scheduler, ExponentialDecaySchedulerConfig):
+        if isinstance(scheduler, ExponentialDecaySchedulerConfig) and scheduler.max_steps == SCHEDULE_FROM_STAGES:
             scheduler.max_steps = max(stages.total_steps, 1)
             if name.startswith(TORSO_GROUP_PREFIX):
                 scheduler.warmup_steps = min(stages.torso_start, scheduler.max_steps - 1)
