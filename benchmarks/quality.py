@@ -8,7 +8,9 @@ For every look x method: ``rad-sample`` (cached under ``OUTPUT_DIR/data``), ``ns
 (PSNR, SSIM, tight lips PSNR, mouth-opening r against the ground-truth frames and against the true opening),
 ``rad-render`` driven by ``raw/novel_speech.wav`` and ``rad-eval-mouth`` against its true opening, and the tight
 lips PSNR with the true audio versus each frame's audio taken from half a track away. Writes ``quality.md`` (the
-table), ``quality.json`` and ``quality.png`` (bars) into the output folder; every run's files stay beside them.
+table), ``quality.json`` and ``quality.png`` (bars) into the output folder; every run's files stay beside them. A
+``--label`` other than ``default`` is added to every file name (``quality_LABEL.md``,
+``eval/photo-er-nerf-small_LABEL.json``), so runs with other settings can share the output folder and its samples.
 """
 
 from __future__ import annotations
@@ -74,9 +76,14 @@ def lpips_flags() -> List[str]:
     return []
 
 
+def _suffix(label: str) -> str:
+    """What a label adds to every file name, so that runs with other labels beside them are kept."""
+    return "" if label == "default" else f"_{label}"
+
+
 def score(look: str, method: str, data: Path, root: Path, label: str, train_args: List[str]) -> Dict:
     """Train, evaluate, render novel speech and score it; the row of the table."""
-    name = f"{look}-{method}"
+    name = f"{look}-{method}{_suffix(label)}"
     runs, evals = root / "runs", root / "eval"
     config = runs / look / method / label / "config.yml"
     metrics_path, novel_path = evals / f"{name}.json", evals / f"{name}_novel_mouth.json"
@@ -174,11 +181,12 @@ def main() -> None:
         rows = [future.result() for future in futures]
     for row in rows:
         print(json.dumps(row, indent=1), flush=True)
-    (root / "quality.json").write_text(json.dumps(rows, indent=2))
-    write_table(rows, root / "quality.md", args.label)
-    write_plot(rows, root / "quality.png", args.label)
-    print((root / "quality.md").read_text())
-    print(f"written to {root / 'quality.md'}, quality.json and quality.png")
+    stem = f"quality{_suffix(args.label)}"
+    (root / f"{stem}.json").write_text(json.dumps(rows, indent=2))
+    write_table(rows, root / f"{stem}.md", args.label)
+    write_plot(rows, root / f"{stem}.png", args.label)
+    print((root / f"{stem}.md").read_text())
+    print(f"written to {root / stem}.md, .json and .png")
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ def test_interpolation_is_continuous_and_inputs_are_clamped():
 
 def test_fine_levels_hash_and_parameter_count_counts_dense_levels_at_size():
     grid = HashGrid(3, SMALL, implementation="torch")
-    assert grid.dense.tolist() == [True, False, False, False]  # 5^3 = 125 <= 256 < 9^3
+    assert grid.n_dense == 1  # 5^3 = 125 <= 256 < 9^3
     assert SMALL.num_parameters(3) == (125 + 3 * 256) * 2
     assert SMALL.output_dim == 8
 
@@ -50,3 +50,12 @@ def test_fine_levels_hash_and_parameter_count_counts_dense_levels_at_size():
 def test_dimension_limits():
     with pytest.raises(ValueError, match="1 to 4"):
         HashGrid(5, SMALL)
+
+
+def test_hashed_levels_look_up_the_instant_ngp_hash_of_the_vertex():
+    grid = HashGrid(2, HashGridConfig(2, 1, 4, 2, 32), implementation="torch")  # level 0 dense (3^2 <= 16), 1 not
+    with torch.no_grad():
+        grid.table.copy_(torch.arange(grid.table.numel(), dtype=torch.float32).reshape(grid.table.shape))
+    x, y, resolution = 7, 19, int(grid.resolutions[1])
+    features = grid(torch.tensor([[x / resolution, y / resolution]]))[0]
+    assert features[1] == grid.table[1, (x ^ (y * 2654435761)) & 15, 0]

@@ -56,7 +56,6 @@ class HashGrid(nn.Module):
     """Trilinear (in general D-linear) interpolation of hashed per-level feature tables."""
 
     resolutions: Tensor
-    dense: Tensor
 
     def __init__(
         self, dim: int, config: HashGridConfig, implementation: Literal["auto", "torch", "tcnn"] = "auto"
@@ -70,8 +69,10 @@ class HashGrid(nn.Module):
         resolutions = [math.floor(config.base_resolution * config.growth**level) for level in range(config.num_levels)]
         self.register_buffer("resolutions", torch.tensor(resolutions, dtype=torch.int64), persistent=False)
         self.table_size = 2**config.log2_hashmap_size
-        dense = [(r + 1) ** dim <= self.table_size for r in resolutions]
-        self.register_buffer("dense", torch.tensor(dense), persistent=False)
+        if config.finest_resolution < config.base_resolution:
+            raise ValueError(f"hash grid: finest resolution {config.finest_resolution} < base {config.base_resolution}")
+        self.n_dense = sum((r + 1) ** dim <= self.table_size for r in resolutions)
+        """The coarse levels stored densely (row-major, no hashing); the finer ones are hashed."""
         if self.tcnn_encoding is None:
             init = torch.empty(config.num_levels, self.table_size, config.features_per_level).uniform_(-1e-4, 1e-4)
             self.table = nn.Parameter(init)
@@ -103,21 +104,26 @@ class HashGrid(nn.Module):
 
     def _corner_indices(self, base: Tensor) -> List[Tensor]:
         """Table rows ``[N * L]`` (into the flattened table) of the ``2^D`` corners of the cells ``base [N, L, D]``:
-        dense row-major where the level fits, else hashed. Each dimension's two terms (vertex ``base`` and
-        ``base + 1``) are computed once and combined per corner: a sum for dense levels, an XOR for hashed ones."""
-        strides = (self.resolutions[:, None] + 1) ** torch.arange(self.dim, device=base.device)  # [L, D]
-        dense_terms = [[(base[..., d] + o) * strides[:, d] for o in (0, 1)] for d in range(self.dim)]
-        hash_terms = [[(base[..., d] + o) * PRIMES[d] for o in (0, 1)] for d in range(self.dim)]
-        level_start = torch.arange(self.config.num_levels, device=base.device) * self.table_size
+        dense row-major on the coarse levels that fit (a prefix, as resolutions grow), hashed on the others. Each
+        dimension's two terms (vertex ``base`` and ``base + 1``) are computed once and combined per corner: a sum
+        on the dense levels, an XOR on the hashed ones."""
+        n_dense = self.n_dense
+        strides = (self.resolutions[:n_dense, None] + 1) ** torch.arange(self.dim, device=base.device)  # [Ld, D]
+        coarse, fine = base[:, :n_dense], base[:, n_dense:]
+        # every level's rows start at level * table_size; added to the first dimension's terms once
+        start = torch.arange(self.config.num_levels, device=base.device) * self.table_size
+        dense_terms = [[(coarse[..., d] + o) * strides[:, d] for o in (0, 1)] for d in range(self.dim)]
+        hash_terms = [[(fine[..., d] + o) * PRIMES[d] for o in (0, 1)] for d in range(self.dim)]
+        dense_terms[0] = [term + start[:n_dense] for term in dense_terms[0]]
         indices = []
         for corner_bits in range(2**self.dim):
             bits = [(corner_bits >> d) & 1 for d in range(self.dim)]
             dense, hashed = dense_terms[0][bits[0]], hash_terms[0][bits[0]]
             for d in range(1, self.dim):
                 dense, hashed = dense + dense_terms[d][bits[d]], hashed ^ hash_terms[d][bits[d]]
-            # the table size is a power of two, and dense levels' indices are below it already
-            index = torch.where(self.dense, dense, hashed & (self.table_size - 1))
-            indices.append((index + level_start).reshape(-1))
+            # the table size is a power of two: the mask keeps a hash's low bits
+            index = torch.cat([dense, (hashed & (self.table_size - 1)) + start[n_dense:]], 1)
+            indices.append(index.reshape(-1))
         return indices
 
     def forward(self, x: Float[Tensor, "*batch dim"]) -> Float[Tensor, "*batch features"]:
