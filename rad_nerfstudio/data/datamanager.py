@@ -19,6 +19,7 @@ from rich.progress import track
 from torch import Tensor
 from torch.nn import Parameter
 
+from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.head_masks import cache_head_masks
 from rad_nerfstudio.data.lips_patches import lips_patch_indices
@@ -39,7 +40,7 @@ from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright:
 
 
 @dataclass
-class TalkingPortraitDataManagerConfig(DataManagerConfig):
+class TalkingPortraitDataManagerConfig(FilledOnLoad, DataManagerConfig):
     """Talking-portrait data manager (single process, images cached as uint8)."""
 
     _target: Type = field(default_factory=lambda: TalkingPortraitDataManager)

@@ -11,11 +11,13 @@ from jaxtyping import Float, Int
 from nerfstudio.configs.base_config import InstantiateConfig
 from torch import Tensor, nn
 
+from rad_nerfstudio.config_loading import FilledOnLoad
+
 SamplerKind = Literal["uniform", "face-focused", "error-map"]
 
 
 @dataclass
-class PortraitPixelSamplerConfig(InstantiateConfig):
+class PortraitPixelSamplerConfig(FilledOnLoad, InstantiateConfig):
     """How training pixels are chosen: uniformly, more inside the face, or where the error is."""
 
     _target: Type = field(default_factory=lambda: UniformPixelSampler)

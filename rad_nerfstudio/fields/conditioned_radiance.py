@@ -17,11 +17,12 @@ from nerfstudio.field_components.encodings import SHEncoding
 from nerfstudio.field_components.mlp import MLP
 from torch import Tensor, nn
 
+from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.field_components.backend import encode_directions, fast_implementation
 
 
 @dataclass
-class RadianceMlpConfig:
+class RadianceMlpConfig(FilledOnLoad):
     """Sizes of the density and colour MLPs (both anchors' code defaults)."""
 
     sigma_layers: int = 3

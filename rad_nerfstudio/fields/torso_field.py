@@ -16,12 +16,13 @@ from nerfstudio.field_components.encodings import NeRFEncoding
 from nerfstudio.field_components.mlp import MLP
 from torch import Tensor, nn
 
+from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.field_components.backend import fast_implementation
 from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
 
 
 @dataclass
-class TorsoFieldConfig:
+class TorsoFieldConfig(FilledOnLoad):
     """Sizes of the torso field."""
 
     grid: HashGridConfig = field(default_factory=HashGridConfig)

@@ -27,6 +27,7 @@ from torch import Tensor
 from torch.nn import Parameter
 
 from rad_nerfstudio.audio.windows import neighbour_windows
+from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
@@ -61,7 +62,7 @@ SMOOTHING_HISTORY = 16
 
 
 @dataclass
-class RadNerfModelConfig(ModelConfig):
+class RadNerfModelConfig(FilledOnLoad, ModelConfig):
     """RAD-NeRF: decomposed audio-spatial head, pseudo-3D torso, max occupancy grid."""
 
     _target: Type = field(default_factory=lambda: RadNerfModel)

@@ -1,0 +1,22 @@
+"""Configs that still load from a run's ``config.yml`` written by an older rad-nerfstudio.
+
+nerfstudio reads ``config.yml`` with PyYAML, which restores each config object without calling ``__init__``. A
+field with a plain default that the file lacks falls back to the class attribute; one with a ``default_factory``
+has none, so a run saved before such a field was added would fail with ``AttributeError`` in ``ns-eval``,
+``ns-viewer``, ``rad-eval`` or ``rad-render``. ``FilledOnLoad`` gives those fields their defaults instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Dict
+
+
+class FilledOnLoad:
+    """Mixin for dataclass configs: fields missing from a loaded (or unpickled) state get their defaults."""
+
+    def __setstate__(self, state: Dict[str, Any]) -> None:
+        for config_field in dataclasses.fields(self):  # pyright: ignore[reportArgumentType]
+            if config_field.name not in state and config_field.default_factory is not dataclasses.MISSING:
+                state[config_field.name] = config_field.default_factory()
+        self.__dict__.update(state)
