@@ -7,6 +7,7 @@ import yaml
 
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.method_configs import er_nerf_small
+from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 
 
 def _without_top_level_key(text: str, key: str) -> str:
@@ -25,6 +26,7 @@ def _without_top_level_key(text: str, key: str) -> str:
 
 def test_a_model_config_saved_before_a_factory_field_existed_loads_with_its_default():
     model = er_nerf_small.config.pipeline.model
+    assert isinstance(model, RadNerfModelConfig)
     text = yaml.dump(model)  # as nerfstudio's save_config writes config.yml
     older = _without_top_level_key(text, "occupancy")
     assert "occupancy" not in older and "torso:" in older
