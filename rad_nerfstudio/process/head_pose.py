@@ -41,13 +41,22 @@ SHAPE_WEIGHT = 1e4
 """Cost of the shape correction per squared metre: a 1 cm change costs as much as one squared pixel of error."""
 FOCAL_SEARCH_FRAMES = 120
 """Frames (evenly spread) on which focal-length candidates are compared."""
+POSE_POINTS = 0.6
+"""The pose fit uses this fraction of all points, the least moving (``rigid_points``). Median rotation errors on
+MediaPipe's mesh of the photo-real sample (prior focal length, depth term): the least moving 60 / 80 / 90 % of all
+points 1.37 / 1.43 / 1.47 degrees, all points 1.44, half of the points above the nose tip 1.70."""
+PROFILE_POINTS = 0.5
+"""The focal-length profile uses this fraction of the points above the nose tip, the least moving: the
+perspective signal is subtle, and the jaw's and cheeks' motion with speech biases it (with ``POSE_POINTS``' set the
+narrow-lens test clip was estimated 17 % off at a stated 6 % uncertainty)."""
 PROFILE_ITERATIONS = 50
 """L-BFGS iterations per focal-length candidate (enough for a smooth error profile)."""
 DEPTH_WEIGHT = 10.0
 """Weight of the squared relative-depth error (pixels, the detector's scale) against the squared 2D error in the
-final fit. Median rotation errors, the focal length true / twice too long: rad-sample tracks with 0.3 px noise,
-wide lens and large turns 0.30 / 1.56 deg without it, 0.22 / 0.60 with it; MediaPipe's mesh of the photo-real
-sample 1.82 / 1.94 without, 1.68 / 1.70 with."""
+final fit. Median rotation errors, the focal length true / twice too long, on half of the upper-face points:
+rad-sample tracks with 0.3 px noise, wide lens and large turns 0.30 / 1.56 deg without it, 0.22 / 0.60 with it;
+MediaPipe's mesh of the photo-real sample 1.82 / 1.94 without, 1.68 / 1.70 with (1.35 / 1.37 with it on
+``POSE_POINTS``)."""
 JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
 """Frame-to-frame pose acceleration (radians, metres) that the smoothness term weighs like one squared pixel."""
 
@@ -98,13 +107,18 @@ def _apply(transform: tuple[float, np.ndarray, np.ndarray], points: np.ndarray) 
     return scale * points @ rotation.T + translation
 
 
-def rigid_points(meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float = 0.5) -> np.ndarray:
-    """Indices of the face's rigid points: of the points above the nose tip (the jaw and lips move with speech),
-    the ``rigid_fraction`` that move least relative to the mean shape, and the outer eye corners."""
+def rigid_points(
+    meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float, upper_face: bool = False
+) -> np.ndarray:
+    """Indices of the face's rigid points: the ``rigid_fraction`` of the points (of those above the nose tip when
+    ``upper_face``) that move least relative to the mean shape over the clip (the lips, jaw and eyelids move with
+    speech and blinks), and the outer eye corners."""
     mean, aligned = _procrustes_mean(meshes)
     wobble = np.sqrt(((aligned - aligned.mean(0)) ** 2).sum(-1).mean(0))
-    upper = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
-    rigid = np.sort(upper[np.argsort(wobble[upper])[: max(6, int(len(upper) * rigid_fraction))]])
+    pool = np.arange(len(wobble))
+    if upper_face:
+        pool = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
+    rigid = np.sort(pool[np.argsort(wobble[pool])[: max(6, int(len(pool) * rigid_fraction))]])
     return np.union1d(rigid, layout.outer_eye_corners)
 
 
@@ -213,33 +227,32 @@ def fit_head_poses(
     points tracked in ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no
     missing frames), laid out as ``layout`` says. The focal length is profiled on up to ``FOCAL_SEARCH_FRAMES``
     frames."""
-    rigid = rigid_points(meshes, layout)
-    corners = (
-        int(np.searchsorted(rigid, layout.outer_eye_corners[0])),
-        int(np.searchsorted(rigid, layout.outer_eye_corners[1])),
-    )
-    tracked = meshes[:, rigid]
-    observed = tracked[..., :2]
     centre = np.array([width / 2.0, height / 2.0])  # the layout's cx, cy
     centre_t = torch.tensor(centre, dtype=torch.float64)
-    tracked_t = torch.tensor(tracked, dtype=torch.float64)
 
-    def fitted(candidate: float, frames: np.ndarray, iterations: int, smoothness: float = 0.0, depth_weight=0.0):
-        head = rigid_shape(back_project(tracked[frames], candidate, centre, corners), corners)
+    def fitted(points: np.ndarray, candidate: float, frames: np.ndarray, iterations: int, smoothness=0.0, depth=0.0):
+        """Poses of the points ``points`` on ``frames`` at focal length ``candidate``, and the RMS error."""
+        corners = (
+            int(np.searchsorted(points, layout.outer_eye_corners[0])),
+            int(np.searchsorted(points, layout.outer_eye_corners[1])),
+        )
+        tracked = meshes[frames][:, points]
+        head = rigid_shape(back_project(tracked, candidate, centre, corners), corners)
         shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
-        initial = torch.tensor(_initial_poses(head, observed[frames], candidate, centre), dtype=torch.float64)
-        return _fit(shape_t, tracked_t[frames], initial, candidate, centre_t, iterations, smoothness, depth_weight)
+        initial = torch.tensor(_initial_poses(head, tracked[..., :2], candidate, centre), dtype=torch.float64)
+        tracked_t = torch.tensor(tracked, dtype=torch.float64)
+        return _fit(shape_t, tracked_t, initial, candidate, centre_t, iterations, smoothness, depth)
 
     if focal:
         choice = FocalChoice(float(focal), "given", prior_focal(width))
     else:
-        probe = np.unique(
-            np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int)
-        )
+        probe = np.unique(np.linspace(0, len(meshes) - 1, min(len(meshes), FOCAL_SEARCH_FRAMES)).round().astype(int))
+        profile_points = rigid_points(meshes, layout, PROFILE_POINTS, upper_face=True)
         focals = candidates(width)
-        profile = [fitted(float(f), probe, PROFILE_ITERATIONS)[1] for f in focals]
+        profile = [fitted(profile_points, float(f), probe, PROFILE_ITERATIONS)[1] for f in focals]
         choice = choose_focal(focals, profile, width, len(probe))
-    tangent, rms = fitted(choice.focal, np.arange(len(observed)), 200, smoothness, DEPTH_WEIGHT)
+    rigid = rigid_points(meshes, layout, POSE_POINTS)
+    tangent, rms = fitted(rigid, choice.focal, np.arange(len(meshes)), 200, smoothness, DEPTH_WEIGHT)
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]]).numpy()
     rotation_cv, translation_cv = pose[:, :, :3] @ OPENCV_TO_OPENGL, pose[:, :, 3]  # head axes -> OpenCV camera
     return HeadPoseFit(
