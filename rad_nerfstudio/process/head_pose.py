@@ -7,13 +7,10 @@
 3. Focal length: the reprojection error is profiled over candidate focal lengths, the meshes back-projected
    through each candidate (so that the shape carries no perspective of its own); ``focal_length.choose_focal``
    takes the minimum when the error rises clearly around it, else a stated prior (see there).
-4. Bundle adjustment: poses and a shape correction together, with a temporal smoothness term. Besides the 2D
-   reprojection error it matches the detector's relative depths (``DEPTH_WEIGHT``): how the depths across the face
-   change as it turns pins the rotation, which the 2D points alone scale with the focal length (too long a focal
-   length over-rotates, too short under-rotates).
+4. Bundle adjustment: poses and a shape correction together, with a temporal smoothness term.
 
 On clips with small head rotations the focal length is weakly determined; pass it when it is known. Rotations
-depend little on it, thanks to the depth term.
+are insensitive to it.
 
 Poses come out as ``p_cam = R p_head + t`` in an OpenGL camera (x right, y up, looking down -z), metres.
 """
@@ -21,7 +18,6 @@ Poses come out as ``p_cam = R p_head + t`` in an OpenGL camera (x right, y up, l
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
 
 import numpy as np
 import torch
@@ -41,22 +37,8 @@ SHAPE_WEIGHT = 1e4
 """Cost of the shape correction per squared metre: a 1 cm change costs as much as one squared pixel of error."""
 FOCAL_SEARCH_FRAMES = 120
 """Frames (evenly spread) on which focal-length candidates are compared."""
-POSE_POINTS = 0.6
-"""The pose fit uses this fraction of all points, the least moving (``rigid_points``). Median rotation errors on
-MediaPipe's mesh of the photo-real sample (prior focal length, depth term): the least moving 60 / 80 / 90 % of all
-points 1.37 / 1.43 / 1.47 degrees, all points 1.44, half of the points above the nose tip 1.70."""
-PROFILE_POINTS = 0.5
-"""The focal-length profile uses this fraction of the points above the nose tip, the least moving: the
-perspective signal is subtle, and the jaw's and cheeks' motion with speech biases it (with ``POSE_POINTS``' set the
-narrow-lens test clip was estimated 17 % off at a stated 6 % uncertainty)."""
 PROFILE_ITERATIONS = 50
 """L-BFGS iterations per focal-length candidate (enough for a smooth error profile)."""
-DEPTH_WEIGHT = 10.0
-"""Weight of the squared relative-depth error (pixels, the detector's scale) against the squared 2D error in the
-final fit. Median rotation errors, the focal length true / twice too long, on half of the upper-face points:
-rad-sample tracks with 0.3 px noise, wide lens and large turns 0.30 / 1.56 deg without it, 0.22 / 0.60 with it;
-MediaPipe's mesh of the photo-real sample 1.82 / 1.94 without, 1.68 / 1.70 with (1.35 / 1.37 with it on
-``POSE_POINTS``)."""
 JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
 """Frame-to-frame pose acceleration (radians, metres) that the smoothness term weighs like one squared pixel."""
 
@@ -107,18 +89,13 @@ def _apply(transform: tuple[float, np.ndarray, np.ndarray], points: np.ndarray) 
     return scale * points @ rotation.T + translation
 
 
-def rigid_points(
-    meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float, upper_face: bool = False
-) -> np.ndarray:
-    """Indices of the face's rigid points: the ``rigid_fraction`` of the points (of those above the nose tip when
-    ``upper_face``) that move least relative to the mean shape over the clip (the lips, jaw and eyelids move with
-    speech and blinks), and the outer eye corners."""
+def rigid_points(meshes: Float[np.ndarray, "n v 3"], layout: PointLayout, rigid_fraction: float = 0.5) -> np.ndarray:
+    """Indices of the face's rigid points: of the points above the nose tip (the jaw and lips move with speech),
+    the ``rigid_fraction`` that move least relative to the mean shape, and the outer eye corners."""
     mean, aligned = _procrustes_mean(meshes)
     wobble = np.sqrt(((aligned - aligned.mean(0)) ** 2).sum(-1).mean(0))
-    pool = np.arange(len(wobble))
-    if upper_face:
-        pool = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
-    rigid = np.sort(pool[np.argsort(wobble[pool])[: max(6, int(len(pool) * rigid_fraction))]])
+    upper = np.flatnonzero(mean[:, 1] <= mean[layout.nose_tip, 1])  # image y grows downwards
+    rigid = np.sort(upper[np.argsort(wobble[upper])[: max(6, int(len(upper) * rigid_fraction))]])
     return np.union1d(rigid, layout.outer_eye_corners)
 
 
@@ -144,14 +121,12 @@ def rigid_shape(points: Float[np.ndarray, "n r 3"], corners: tuple[int, int]) ->
     return head
 
 
-def _project(shape: Tensor, tangent: Tensor, focal: float, centre: Tensor) -> Tuple[Tensor, Tensor]:
-    """Pixel positions ``[n, r, 2]`` of the shape under per-frame (axis-angle, translation) OpenCV poses, and each
-    point's depth relative to the frame's mean ``[n, r]``, in pixels at that distance (as the detectors report)."""
+def _project(shape: Tensor, tangent: Tensor, focal: float, centre: Tensor) -> Tensor:
+    """Pixel positions ``[n, r, 2]`` of the shape under per-frame (axis-angle, translation) OpenCV poses."""
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]])  # nerfstudio orders (translation, rotation)
     points = torch.einsum("nij,rj->nri", pose[:, :, :3], shape) + pose[:, None, :, 3]
-    depth = points[..., 2].clamp(min=1e-3)
-    mean_depth = depth.mean(1, keepdim=True)
-    return focal * points[..., :2] / depth[..., None] + centre, (depth - mean_depth) * focal / mean_depth
+    depth = points[..., 2:].clamp(min=1e-3)
+    return focal * points[..., :2] / depth + centre
 
 
 def _fit(
@@ -162,22 +137,16 @@ def _fit(
     centre: Tensor,
     iterations: int,
     smoothness: float = 0.0,
-    depth_weight: float = 0.0,
 ) -> tuple[Tensor, float]:
-    """L-BFGS on the reprojection error at a fixed focal length (and, at ``depth_weight``, on the relative depths:
-    ``observed [n, r, 3]`` holds pixels and depth), over the per-frame poses and a shape correction (weighed by
-    ``SHAPE_WEIGHT``); returns the poses and the RMS 2D reprojection error in pixels."""
+    """L-BFGS on the reprojection error at a fixed focal length, over the per-frame poses and a shape correction
+    (weighed by ``SHAPE_WEIGHT``); returns the poses and the RMS reprojection error in pixels."""
     tangent = tangent.clone().requires_grad_(True)
     delta = torch.zeros_like(shape, requires_grad=True)
     optimizer = torch.optim.LBFGS([tangent, delta], max_iter=iterations, line_search_fn="strong_wolfe")
-    pixels, depth = observed[..., :2], observed[..., 2] - observed[..., 2].mean(1, keepdim=True)
 
     def loss() -> Tensor:
         optimizer.zero_grad()
-        projected, projected_depth = _project(shape + delta, tangent, focal, centre)
-        error = (projected - pixels).square().sum(-1).mean()
-        if depth_weight > 0:
-            error = error + depth_weight * (projected_depth - depth).square().mean()
+        error = (_project(shape + delta, tangent, focal, centre) - observed).square().sum(-1).mean()
         if smoothness > 0 and len(tangent) > 2:
             jerk = (tangent[2:] - 2 * tangent[1:-1] + tangent[:-2]) / JITTER_SCALE
             error = error + smoothness * jerk.square().sum(-1).mean()
@@ -187,7 +156,7 @@ def _fit(
 
     optimizer.step(loss)  # pyright: ignore[reportArgumentType]
     with torch.no_grad():
-        rms = float((_project(shape + delta, tangent, focal, centre)[0] - pixels).square().sum(-1).mean().sqrt())
+        rms = float((_project(shape + delta, tangent, focal, centre) - observed).square().sum(-1).mean().sqrt())
     return tangent.detach(), rms
 
 
@@ -227,32 +196,33 @@ def fit_head_poses(
     points tracked in ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no
     missing frames), laid out as ``layout`` says. The focal length is profiled on up to ``FOCAL_SEARCH_FRAMES``
     frames."""
+    rigid = rigid_points(meshes, layout)
+    corners = (
+        int(np.searchsorted(rigid, layout.outer_eye_corners[0])),
+        int(np.searchsorted(rigid, layout.outer_eye_corners[1])),
+    )
+    tracked = meshes[:, rigid]
+    observed = tracked[..., :2]
     centre = np.array([width / 2.0, height / 2.0])  # the layout's cx, cy
     centre_t = torch.tensor(centre, dtype=torch.float64)
+    observed_t = torch.tensor(observed)
 
-    def fitted(points: np.ndarray, candidate: float, frames: np.ndarray, iterations: int, smoothness=0.0, depth=0.0):
-        """Poses of the points ``points`` on ``frames`` at focal length ``candidate``, and the RMS error."""
-        corners = (
-            int(np.searchsorted(points, layout.outer_eye_corners[0])),
-            int(np.searchsorted(points, layout.outer_eye_corners[1])),
-        )
-        tracked = meshes[frames][:, points]
-        head = rigid_shape(back_project(tracked, candidate, centre, corners), corners)
+    def fitted(candidate: float, frames: np.ndarray, iterations: int, smoothness: float = 0.0):
+        head = rigid_shape(back_project(tracked[frames], candidate, centre, corners), corners)
         shape_t = torch.tensor(head @ OPENCV_TO_OPENGL, dtype=torch.float64)  # a frontal face in OpenCV axes
-        initial = torch.tensor(_initial_poses(head, tracked[..., :2], candidate, centre), dtype=torch.float64)
-        tracked_t = torch.tensor(tracked, dtype=torch.float64)
-        return _fit(shape_t, tracked_t, initial, candidate, centre_t, iterations, smoothness, depth)
+        initial = torch.tensor(_initial_poses(head, observed[frames], candidate, centre), dtype=torch.float64)
+        return _fit(shape_t, observed_t[frames], initial, candidate, centre_t, iterations, smoothness)
 
     if focal:
         choice = FocalChoice(float(focal), "given", prior_focal(width))
     else:
-        probe = np.unique(np.linspace(0, len(meshes) - 1, min(len(meshes), FOCAL_SEARCH_FRAMES)).round().astype(int))
-        profile_points = rigid_points(meshes, layout, PROFILE_POINTS, upper_face=True)
+        probe = np.unique(
+            np.linspace(0, len(observed) - 1, min(len(observed), FOCAL_SEARCH_FRAMES)).round().astype(int)
+        )
         focals = candidates(width)
-        profile = [fitted(profile_points, float(f), probe, PROFILE_ITERATIONS)[1] for f in focals]
+        profile = [fitted(float(f), probe, PROFILE_ITERATIONS)[1] for f in focals]
         choice = choose_focal(focals, profile, width, len(probe))
-    rigid = rigid_points(meshes, layout, POSE_POINTS)
-    tangent, rms = fitted(rigid, choice.focal, np.arange(len(meshes)), 200, smoothness, DEPTH_WEIGHT)
+    tangent, rms = fitted(choice.focal, np.arange(len(observed)), 200, smoothness)
     pose = exp_map_SO3xR3(tangent[:, [3, 4, 5, 0, 1, 2]]).numpy()
     rotation_cv, translation_cv = pose[:, :, :3] @ OPENCV_TO_OPENGL, pose[:, :, 3]  # head axes -> OpenCV camera
     return HeadPoseFit(
