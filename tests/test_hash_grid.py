@@ -50,6 +50,8 @@ def test_fine_levels_hash_and_parameter_count_counts_dense_levels_at_size():
 def test_dimension_limits():
     with pytest.raises(ValueError, match="1 to 4"):
         HashGrid(5, SMALL)
+    with pytest.raises(ValueError, match="finest resolution 2 < base 32"):  # dense levels must be the coarse ones
+        HashGrid(2, HashGridConfig(2, 1, 4, 32, 2))
 
 
 def test_hashed_levels_look_up_the_instant_ngp_hash_of_the_vertex():
