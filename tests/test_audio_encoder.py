@@ -40,6 +40,23 @@ def test_encoder_depends_on_the_audio_and_without_attention_uses_the_centre_wind
     assert torch.allclose(plain(context), plain.net(context[None, :, 4])[0])
 
 
+@pytest.mark.parametrize("use_attention", [True, False])
+def test_encoding_a_track_once_per_window_matches_the_per_frame_context(use_attention):
+    from rad_nerfstudio.audio.windows import neighbour_windows
+
+    torch.manual_seed(0)
+    encoder = AudioEncoder(in_dim=8, code_dim=16, use_attention=use_attention)
+    track = torch.randn(20, 16, 8, requires_grad=True)
+    centres = torch.tensor([0, 1, 2, 10, 11, 18, 19, 10])  # both ends (zero windows) and a repeat
+    per_frame = encoder(neighbour_windows(track, centres))
+    per_window = encoder.encode_track(track, centres)
+    assert torch.allclose(per_window, per_frame, atol=1e-6)
+    weights = torch.randn_like(per_frame)
+    (grad_frame,) = torch.autograd.grad((per_frame * weights).sum(), track)
+    (grad_window,) = torch.autograd.grad((encoder.encode_track(track, centres) * weights).sum(), track)
+    assert torch.allclose(grad_window, grad_frame, atol=1e-5) and grad_frame.abs().sum() > 0
+
+
 def test_momentum_smoothing():
     codes = torch.tensor([[0.0], [1.0], [1.0], [0.0]])
     smoothed = smooth_codes(codes, beta=0.35)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 FEATURE_RATE = 50
@@ -29,11 +29,24 @@ def frame_windows(
     return padded[index]
 
 
-def neighbour_windows(
-    windows: Float[Tensor, "track 16 channels"], centres: Tensor, neighbours: int = 8
-) -> Float[Tensor, "n neighbours 16 channels"]:
-    """The ``neighbours`` windows ``[c - n/2, c + n/2)`` around each centre index, zeros beyond the track."""
+def neighbour_indices(centres: Int[Tensor, " n"], track: int, neighbours: int = 8) -> Int[Tensor, "n neighbours"]:
+    """Indices of the windows ``[c - n/2, c + n/2)`` around each centre; ``track`` (one past the end) where the
+    neighbour lies beyond the track."""
     offsets = torch.arange(neighbours, device=centres.device) - neighbours // 2
     index = centres[:, None] + offsets[None]
-    valid = (index >= 0) & (index < windows.shape[0])
-    return windows[index.clamp(0, windows.shape[0] - 1)] * valid[..., None, None]
+    return torch.where((index >= 0) & (index < track), index, track)
+
+
+def neighbour_windows(
+    windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"], neighbours: int = 8
+) -> Float[Tensor, "n neighbours 16 channels"]:
+    """The ``neighbours`` windows ``[c - n/2, c + n/2)`` around each centre index, zeros beyond the track."""
+    return windows_at(windows, neighbour_indices(centres, windows.shape[0], neighbours))
+
+
+def windows_at(
+    windows: Float[Tensor, "track 16 channels"], index: Int[Tensor, "*shape"]
+) -> Float[Tensor, "*shape 16 channels"]:
+    """The windows at ``index``; an all-zero window where the index is ``track`` (beyond either end)."""
+    inside = (index < windows.shape[0]).to(windows.dtype)
+    return windows[index.clamp(max=windows.shape[0] - 1)] * inside[..., None, None]

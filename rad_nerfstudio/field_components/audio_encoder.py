@@ -8,8 +8,10 @@ convolutions along the neighbour axis and a linear layer, and returns their soft
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor, nn
+
+from rad_nerfstudio.audio.windows import neighbour_indices, windows_at
 
 WINDOW = 16
 NEIGHBOURS = 8
@@ -71,6 +73,18 @@ class AudioEncoder(nn.Module):
         if self.attention is None:
             return self.net(context[:, context.shape[1] // 2])
         return self.attention(self.net(context))  # codes [B, 8, D] -> [B, D]
+
+    def encode_track(
+        self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " batch"]
+    ) -> Float[Tensor, "batch code"]:
+        """The same codes as ``forward`` on the neighbours of ``centres`` in a window track, with each distinct
+        window through AudioNet once (neighbouring frames share 7 of their 8 windows)."""
+        index = neighbour_indices(centres, windows.shape[0], NEIGHBOURS)
+        if self.attention is None:
+            index = index[:, NEIGHBOURS // 2]
+        needed, inverse = index.unique(return_inverse=True)
+        codes = self.net(windows_at(windows, needed))[inverse]
+        return codes if self.attention is None else self.attention(codes)
 
 
 def smooth_codes(codes: Float[Tensor, "time code"], beta: float) -> Float[Tensor, "time code"]:

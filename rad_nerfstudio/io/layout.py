@@ -80,8 +80,11 @@ def read_parsing_labels(path: Path) -> UInt8[np.ndarray, "h w"]:
     bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if bgr is None:
         raise InputFileError(path, "cannot be read as a parsing image")
-    distance = np.abs(bgr[..., None, :].astype(np.int16) - _PALETTE_BGR.astype(np.int16)).sum(-1)
-    return distance.argmin(-1).astype(np.uint8)
+    packed = (bgr.astype(np.int32) << np.array([16, 8, 0], dtype=np.int32)).sum(-1)
+    colours, inverse = np.unique(packed, return_inverse=True)  # a few distinct colours per image, matched once
+    unpacked = (colours[:, None] >> np.array([16, 8, 0])) & 0xFF
+    distance = np.abs(unpacked[:, None, :] - _PALETTE_BGR.astype(np.int32)[None]).sum(-1)
+    return distance.argmin(-1).astype(np.uint8)[inverse.reshape(bgr.shape[:2])]
 
 
 def parsing_bgr(labels: UInt8[np.ndarray, "h w"]) -> UInt8[np.ndarray, "h w 3"]:

@@ -26,7 +26,6 @@ from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
 
-from rad_nerfstudio.audio.windows import neighbour_windows
 from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
@@ -278,14 +277,10 @@ class RadNerfModel(Model):
         return self.head.density(normalised, code, eye)
 
     # ----------------------------------------------------------------------------------------------- rendering
-    def audio_context(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n 8 16 c"]:
-        """The 8 windows around each frame's audio, zeros beyond the track."""
-        return neighbour_windows(self.audio_windows, self.audio_index[rows])
-
     def audio_codes(self, rows: Int[Tensor, " n"]) -> Float[Tensor, "n code"]:
         """Audio code of each frame (computed once per distinct frame)."""
         unique, inverse = rows.unique(return_inverse=True)
-        return self.audio_encoder(self.audio_context(unique))[inverse]
+        return self.audio_encoder.encode_track(self.audio_windows, self.audio_index[unique])[inverse]
 
     def smoothed_audio_code(self, frame: int, beta: float) -> Float[Tensor, " code"]:
         """A frame's audio code after test-time momentum over the codes of the frames before it."""
@@ -475,7 +470,7 @@ class RadNerfModel(Model):
         windows = windows.to(self.device)
         centres = torch.arange(windows.shape[0], device=self.device)
         with self.render_weights():
-            codes = [self.audio_encoder(neighbour_windows(windows, chunk)) for chunk in centres.split(256)]
+            codes = [self.audio_encoder.encode_track(windows, chunk) for chunk in centres.split(256)]
         return smooth_codes(torch.cat(codes), beta)
 
     def get_image_metrics_and_images(
