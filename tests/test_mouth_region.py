@@ -170,3 +170,9 @@ def test_the_cpu_methods_confine_the_audio_and_the_paper_methods_keep_the_anchor
         model = spec.config.pipeline.model
         assert not model.audio_in_mouth_region and model.head_mask_loss_mult == 0
         assert spec.config.pipeline.datamanager.pixel_sampler.mouth_fraction == 0
+    rates = {name: group["optimizer"].lr for name, group in rad_nerf.config.optimizers.items()}
+    assert rates == {"grids": 5e-3, "mlps": 5e-4, "torso_grids": 5e-3, "torso_mlps": 5e-4}  # RAD-NeRF's
+    for spec in (rad_nerf, rad_nerf_small, er_nerf, er_nerf_small):  # each group decays from its rate to a tenth
+        for group in spec.config.optimizers.values():
+            scheduler = group["scheduler"]
+            assert scheduler.lr_pre_warmup == group["optimizer"].lr == pytest.approx(10 * scheduler.lr_final)
