@@ -24,7 +24,7 @@ class TalkingPortraitDataParserConfig(DataParserConfig):
     data: Path = Path()
     """Dataset folder (transforms_train.json, transforms_val.json, gt_imgs/, ori_imgs/, torso_imgs/, aud.wav, ...)."""
     audio_features: str = "auto"
-    """auto, mel, wav2vec2, hubert, deepspeech, esperanto, or a path to an .npy (auto: an existing anchors' npy,
+    """auto, mel, phones, wav2vec2, hubert, deepspeech, esperanto, or a path to an .npy (auto: an existing anchors' npy,
     else mel features computed from aud.wav and cached in the dataset as aud_mel.npy)."""
     eye_feature: Literal["landmarks", "au45"] = "landmarks"
     """Eye openness from the landmarks' eye areas (RAD-NeRF), or from OpenFace's au.csv AU45_r (ER-NeRF)."""

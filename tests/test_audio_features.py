@@ -95,6 +95,22 @@ def test_mel_features_follow_the_speech(dataset):
     assert np.corrcoef(np.log(energy + 1e-4), centre)[0, 1] > 0.8
 
 
+def test_phone_features_are_phone_fractions_and_find_the_speech(dataset):
+    """pocketsphinx's phone classes: each 20 ms row splits 1 between the 40 classes, speech where the sound is."""
+    import soundfile
+
+    table = resolve_audio_features(dataset, "phones", N)
+    assert table.extractor == "phones" and table.dim == 40 and (dataset / "aud_phones.npy").is_file()
+    audio, _ = soundfile.read(dataset / "aud.wav", dtype="float32")
+    from rad_nerfstudio.audio.extractors import make_extractor
+
+    rows = make_extractor("phones")(torch.from_numpy(audio))
+    assert rows.shape == (-(-len(audio) // 320), 40)
+    assert torch.allclose(rows.sum(-1), torch.ones(len(rows)))
+    energy = np.array([np.abs(audio[i * 320 : (i + 1) * 320]).mean() for i in range(len(rows))])
+    assert np.corrcoef(1 - rows[:, 0].numpy(), np.log(energy + 1e-4))[0, 1] > 0.8  # column 0 is silence
+
+
 def test_the_extractor_is_recorded_on_the_dataparser_outputs(dataset):
     outputs = TalkingPortraitDataParserConfig(data=dataset, audio_features="mel").setup().get_dataparser_outputs()
     tables = outputs.metadata[PORTRAIT_METADATA_KEY]

@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from rad_nerfstudio.model_components.compositing import over, render_samples
-from rad_nerfstudio.model_components.losses import entropy_loss, masked_mean, photometric_errors, photometric_loss
+from rad_nerfstudio.model_components.losses import (
+    entropy_loss,
+    marched_distortion_loss,
+    masked_mean,
+    photometric_errors,
+    photometric_loss,
+)
 from rad_nerfstudio.model_components.lpips_net import Lpips, LpipsUnavailableError
 from rad_nerfstudio.model_components.stages import StageSchedule
 
@@ -120,3 +126,20 @@ def test_lpips_without_its_weights_says_what_to_download_and_where(monkeypatch, 
         LpipsUnavailableError, match=f"alexnet-owt-7be5be79.pth.*{tmp_path}/hub/checkpoints.*no route to host"
     ):
         Lpips(pretrained=True)
+
+
+def test_distortion_loss_is_small_for_a_surface_and_large_for_a_fog_even_across_gaps():
+    starts = torch.tensor([[0.0, 0.1, 0.2, 0.3, 0.9, 1.0], [0.0, 0.1, 0.2, 0.3, 0.9, 1.0]])
+    ends = starts + 0.1  # a gap between 0.4 and 0.9 (cells the occupancy grid skipped)
+    surface = torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0, 0.0]])
+    fog = torch.tensor([[0.2, 0.2, 0.2, 0.2, 0.1, 0.1]])
+    far_apart = torch.tensor([[0.5, 0.0, 0.0, 0.0, 0.0, 0.5]])
+    surface_loss = float(marched_distortion_loss(surface, starts[:1], ends[:1]))
+    assert surface_loss == pytest.approx(0.1 / 3)  # one full bin of width 0.1: w^2 * width / 3
+    assert float(marched_distortion_loss(fog, starts[:1], ends[:1])) > 5 * surface_loss
+    # two halves 1.0 apart across the gap: 2 * 0.25 * 1.0 between them, plus 2 * 0.25 * 0.1 / 3 inside
+    assert float(marched_distortion_loss(far_apart, starts[:1], ends[:1])) == pytest.approx(0.5 + 0.05 / 3)
+    assert float(marched_distortion_loss(torch.zeros(2, 6), starts, ends)) == 0.0
+    weights = fog.clone().requires_grad_(True)
+    marched_distortion_loss(weights, starts[:1], ends[:1]).backward()
+    assert weights.grad is not None and float(weights.grad.abs().sum()) > 0

@@ -1,9 +1,9 @@
 """Per-frame audio windows for a dataset: imported from the anchors' ``.npy`` files or computed and cached.
 
 ``--audio-features`` choices: ``auto`` (an existing anchors' npy, else ``mel`` computed from ``aud.wav``
-and cached), ``mel``, ``wav2vec2``, ``hubert`` (computed with torchaudio unless the anchors' file exists),
-``deepspeech``, ``esperanto`` (imports only), or a path to an ``.npy`` file. ``aud.wav``, when present, is
-always checked against the frames, and imported features against it.
+and cached), ``mel``, ``phones`` (pocketsphinx's phone classes), ``wav2vec2``, ``hubert`` (computed with
+torchaudio unless the anchors' file exists), ``deepspeech``, ``esperanto`` (imports only), or a path to an
+``.npy`` file. ``aud.wav``, when present, is always checked against the frames, and imported features against it.
 """
 
 from __future__ import annotations
@@ -36,10 +36,15 @@ IMPORTED_FILES: Dict[str, Tuple[str, ...]] = {
     "hubert": ("aud_hu.npy",),
 }
 """Feature files written by RAD-NeRF's / ER-NeRF's preprocessing, in ``auto``'s order of preference."""
-CACHE_FILES: Dict[str, str] = {"mel": "aud_mel.npy", "wav2vec2": "aud_wav2vec2.npy", "hubert": "aud_hubert.npy"}
+CACHE_FILES: Dict[str, str] = {
+    "mel": "aud_mel.npy",
+    "phones": "aud_phones.npy",
+    "wav2vec2": "aud_wav2vec2.npy",
+    "hubert": "aud_hubert.npy",
+}
 """Where computed features are cached inside the dataset, each with a ``.json`` record of its audio and extractor
 (our own files: a stale one is replaced; the anchors' and user's feature files are never written)."""
-CHOICES = ("auto", "mel", "wav2vec2", "hubert", "deepspeech", "esperanto")
+CHOICES = ("auto", "mel", "phones", "wav2vec2", "hubert", "deepspeech", "esperanto")
 
 
 @dataclass(frozen=True)

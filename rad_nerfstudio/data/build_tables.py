@@ -16,6 +16,7 @@ from rad_nerfstudio.data.dataset_files import PortraitDatasetFiles, read_dataset
 from rad_nerfstudio.data.landmarks import (
     eye_area_ratio,
     face_rects,
+    mouth_shape,
     openness_from_areas,
     read_au45,
     read_landmarks,
@@ -94,6 +95,7 @@ def build_portrait(config: "TalkingPortraitDataParserConfig") -> Tuple[Cameras, 
         torso_paths=[files.torso_path(int(i)) for i in img_ids],
         background=load_background(config.background, config.data, width, height),
         fps=config.fps,
+        mouth_shape=torch.from_numpy(np.stack([mouth_shape(p) for p in lms]).astype(np.float32)),
         mouth_region=None if region is None else torch.from_numpy(region.astype(np.float32)),
     )
     CONSOLE.print(

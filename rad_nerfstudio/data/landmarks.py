@@ -115,3 +115,20 @@ def face_rects(
         "lips": square_rect(lips, lips_min_size, width, height),
         "mouth": padded_rect(lips, MOUTH_PAD, width, height),
     }
+
+
+INNER_LIP_PAIRS_68 = ((61, 67), (62, 66), (63, 65))
+"""iBUG-68 inner-lip points facing each other: left of centre, centre, right."""
+MOUTH_CORNERS_68 = (48, 54)
+OUTER_EYE_CORNERS_68 = (36, 45)
+
+
+def mouth_shape(landmarks: Float[np.ndarray, "68 2"]) -> Float[np.ndarray, "2"]:
+    """(opening, width) of the mouth: the mean inner-lip gap over the mouth width (about 0 for closed lips, as the
+    evaluation measures renders), and the mouth width over the outer eye-corner distance (rounded lips are
+    narrow). Both scale-free."""
+    upper, lower = (list(side) for side in zip(*INNER_LIP_PAIRS_68, strict=True))
+    width = float(np.linalg.norm(landmarks[MOUTH_CORNERS_68[0]] - landmarks[MOUTH_CORNERS_68[1]]))
+    eyes = float(np.linalg.norm(landmarks[OUTER_EYE_CORNERS_68[0]] - landmarks[OUTER_EYE_CORNERS_68[1]]))
+    gap = float(np.linalg.norm(landmarks[upper] - landmarks[lower], axis=-1).mean())
+    return np.array([gap / max(width, 1e-6), width / max(eyes, 1e-6)])

@@ -49,6 +49,9 @@ class PortraitTables:
     torso_paths: List[Path]
     background: UInt8[Tensor, "height width 3"]
     fps: float
+    mouth_shape: Float[Tensor, "frames 2"] | None = None
+    """The landmarks' mouth opening and width (``data.landmarks.mouth_shape``): what the audio code is taught to
+    predict; None: not known."""
     mouth_region: Float[Tensor, "2 3"] | None = None
     """Box (min, max corners, world units) around the mouth and chin where the audio may act; None: anywhere."""
 

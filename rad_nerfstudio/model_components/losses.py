@@ -46,3 +46,17 @@ def entropy_loss(accumulation: Float[Tensor, "*b 1"]) -> Tensor:
 def masked_mean(values: Float[Tensor, " n"], mask: Bool[Tensor, " n"]) -> Tensor:
     """Mean over the masked entries (0 when none)."""
     return (values * mask).sum() / mask.sum().clamp(min=1)
+
+
+def marched_distortion_loss(
+    weights: Float[Tensor, "rays k"], t_starts: Float[Tensor, "rays k"], t_ends: Float[Tensor, "rays k"]
+) -> Tensor:
+    """mip-NeRF 360's distortion loss on marched samples: small when each ray's weight sits in one thin interval,
+    large for a fog of low densities spread along the ray (which paints each view's colour at another depth and
+    blurs the head across views). The occupancy marcher leaves gaps between samples; they enter nerfstudio's
+    ``lossfun_distortion`` as intervals of zero weight, so each sample is one of its bins as it is."""
+    from nerfstudio.model_components.losses import lossfun_distortion
+
+    edges = torch.stack([t_starts, t_ends], dim=-1).flatten(-2)  # [rays, 2k]: start, end of each sample in turn
+    gapped = torch.stack([weights, torch.zeros_like(weights)], dim=-1).flatten(-2)[..., :-1]  # [rays, 2k - 1]
+    return lossfun_distortion(edges, gapped).mean()

@@ -43,7 +43,7 @@ class ErNerfModel(RadNerfModel):
 
     def make_head_field(self, num_frames: int) -> ErNerfHeadField:
         config = replace(self.config.head, planes=preset_grid(self.config.grid_preset, self.config.head.planes))
-        return ErNerfHeadField(config, self.config.audio_code_dim, num_frames)
+        return ErNerfHeadField(config, self.field_code_dim, num_frames)
 
     def make_pose_encoder(self) -> PoseEncoder:
         return AdaptivePoseEncoding(num_frequencies=self.config.pose_frequencies)

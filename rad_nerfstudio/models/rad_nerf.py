@@ -21,7 +21,7 @@ from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import OrientedBox
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.models.base_model import Model, ModelConfig
-from nerfstudio.utils import colormaps
+from nerfstudio.utils import colormaps, writer
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
@@ -47,9 +47,16 @@ from rad_nerfstudio.field_components.region_gate import BoxGate
 from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.rad_head_field import RadHeadField, RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField, TorsoFieldConfig
+from rad_nerfstudio.model_components.audio_mouth import MOUTH_DIM, AudioMouthReadout, ridge_readout_r
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
-from rad_nerfstudio.model_components.losses import PhotometricLoss, entropy_loss, masked_mean, photometric_errors
+from rad_nerfstudio.model_components.losses import (
+    PhotometricLoss,
+    entropy_loss,
+    marched_distortion_loss,
+    masked_mean,
+    photometric_errors,
+)
 from rad_nerfstudio.model_components.lpips_net import Lpips
 from rad_nerfstudio.model_components.model_size import parameter_megabytes
 from rad_nerfstudio.model_components.stages import Stage, StageSchedule
@@ -117,6 +124,21 @@ class RadNerfModelConfig(FilledOnLoad, ModelConfig):
     the dataset's parsing images): no see-through eyes or mouth, no floaters beside the head. 0: off (the anchors)."""
     jitter_samples: bool = False
     """Shift each training ray's samples by a random fraction of the marching step (no fixed-depth aliasing)."""
+    distortion_loss_mult: float = 0.0
+    """Weight of mip-NeRF 360's distortion loss on the head's samples (head stages): each ray's weight in one thin
+    interval instead of a fog spread in front of the face, which blurs the head across views. 0: off (the anchors)."""
+    audio_mouth_loss_mult: float = 0.0
+    """Weight of the loss that teaches the audio code each frame's mouth opening and width (from its landmarks) through
+    a linear readout (head and lips stages): the encoder learns what the mouth does, not which frame it is. 0: off
+    (the anchors)."""
+    mouth_conditioning: bool = False
+    """The head field also reads the mouth's opening and width beside the audio code: each frame's own (from its
+    landmarks) in training, the audio readout's prediction from the code everywhere else (validation, renders with a
+    new audio, the viewer). The field then learns the mouth's look from a signal that explains it exactly, and the
+    audio only has to predict two numbers. Needs ``audio_mouth_loss_mult`` > 0 (it trains the readout)."""
+    audio_mouth_log_every: int = 500
+    """Steps between two reports of the audio code's mouth r on the validation frames (``audio_mouth_r``, a ridge
+    readout fitted on the training frames; no render needed). 0: never during training."""
 
 
 class RadNerfModel(Model):
@@ -130,6 +152,8 @@ class RadNerfModel(Model):
     face_rects: Tensor
     background: Tensor
     train_rows: Tensor
+    val_rows: Tensor
+    mouth_shape: Tensor | None
     trained_steps: Tensor
 
     def populate_modules(self) -> None:
@@ -142,9 +166,22 @@ class RadNerfModel(Model):
         self.register_buffer("face_rects", tables.rects["face"].long())
         self.register_buffer("background", tables.background.clone())
         self.register_buffer("train_rows", tables.splits["train"].long())
+        self.register_buffer("val_rows", tables.splits["val"].long(), persistent=False)
+        mouth = tables.mouth_shape
+        self.register_buffer("mouth_shape", None if mouth is None else mouth.float(), persistent=False)
         self.torso_paths = list(tables.torso_paths)
         self.schedule = StageSchedule.of(self.config)
         self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
+        self.mouth_readout = (
+            AudioMouthReadout(self.config.audio_code_dim, mouth.float(), self.train_rows)
+            if self.config.audio_mouth_loss_mult > 0 and mouth is not None
+            else None
+        )
+        if self.config.mouth_conditioning and self.mouth_readout is None:
+            raise ValueError(
+                "--pipeline.model.mouth-conditioning needs --pipeline.model.audio-mouth-loss-mult > 0 and the "
+                "dataset's landmarks (the readout that predicts the mouth from the audio)"
+            )
         torso_config = replace(self.config.torso, grid=preset_grid(self.config.grid_preset, self.config.torso.grid))
         self.head = self.make_head_field(tables.num_frames)
         self.torso = TorsoField(torso_config, tables.num_frames, self.make_pose_encoder())
@@ -164,13 +201,18 @@ class RadNerfModel(Model):
         self._ray_feedback: Tuple[Tensor, Tensor] | None = None  # (indices, per-ray errors) of the last step
         CONSOLE.print(f"{type(self).__name__}: {parameter_megabytes(self):.1f} MB of parameters")
 
+    @property
+    def field_code_dim(self) -> int:
+        """Size of the audio condition the head field reads: the code, and the mouth shape when conditioned on it."""
+        return self.config.audio_code_dim + (MOUTH_DIM if self.config.mouth_conditioning else 0)
+
     def make_head_field(self, num_frames: int) -> ConditionedRadianceField:
         """RAD-NeRF's decomposed audio-spatial head field, its grids under the grid preset."""
         preset, head = self.config.grid_preset, self.config.head
         config = replace(
             head, spatial_grid=preset_grid(preset, head.spatial_grid), audio_grid=preset_grid(preset, head.audio_grid)
         )
-        return RadHeadField(config, self.config.audio_code_dim, num_frames)
+        return RadHeadField(config, self.field_code_dim, num_frames)
 
     def make_pose_encoder(self) -> PoseEncoder | None:
         """What the torso's deformation reads of the head pose: RAD-NeRF feeds the raw 3x4 pose."""
@@ -242,6 +284,14 @@ class RadNerfModel(Model):
             if self.ema is not None:
                 self.ema.update()
 
+        def report_audio_mouth(step: int) -> None:
+            every = self.config.audio_mouth_log_every
+            if every > 0 and step % every == 0 and step > 0 and self.schedule.stage_at(step) != "torso":
+                r = self.audio_mouth_r()
+                if r is not None:
+                    writer.put_scalar("audio_mouth_r_val", r, step)
+                    CONSOLE.print(f"step {step}: audio code -> mouth opening r on the validation frames {r:.3f}")
+
         def feed_the_pixel_sampler(step: int) -> None:
             sampler = getattr(datamanager, "train_pixel_sampler", None)
             if sampler is not None and self._ray_feedback is not None:
@@ -255,6 +305,7 @@ class RadNerfModel(Model):
             TrainingCallback(where, update_occupancy),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], update_ema),
             TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], feed_the_pixel_sampler),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], report_audio_mouth),
         ]
 
     def lips_lpips(self) -> Lpips:
@@ -272,7 +323,8 @@ class RadNerfModel(Model):
         pick = torch.randint(len(self.train_rows), (1,), generator=self._occupancy_generator)
         row = self.train_rows[pick.to(self.train_rows.device)]
         normalised = self._normalise(positions.to(self.device))
-        code = self.audio_codes(row).expand(positions.shape[0], -1) * self.audio_gate(normalised)
+        code = self.field_condition(self.audio_codes(row), row).expand(positions.shape[0], -1)
+        code = code * self.audio_gate(normalised)
         eye = self.eye[row][:, None].expand(positions.shape[0], 1)
         return self.head.density(normalised, code, eye)
 
@@ -281,6 +333,29 @@ class RadNerfModel(Model):
         """Audio code of each frame (computed once per distinct frame)."""
         unique, inverse = rows.unique(return_inverse=True)
         return self.audio_encoder.encode_track(self.audio_windows, self.audio_index[unique])[inverse]
+
+    @torch.no_grad()
+    def audio_mouth_r(self) -> float | None:
+        """How well the audio code predicts the landmarks' mouth opening on the validation frames: r of a ridge
+        readout fitted on the training frames' codes (``model_components.audio_mouth``); None without landmarks or
+        validation frames."""
+        if self.mouth_shape is None or len(self.val_rows) < 3 or len(self.train_rows) < 3:
+            return None
+        train, held_out = self.audio_codes(self.train_rows), self.audio_codes(self.val_rows)
+        opening = self.mouth_shape[:, 0]
+        return ridge_readout_r(train, opening[self.train_rows], held_out, opening[self.val_rows])
+
+    def field_condition(self, codes: Float[Tensor, "n code"], rows: Int[Tensor, " n"] | None) -> Float[Tensor, "n c"]:
+        """What the head field reads of the audio: the codes, with the mouth shape beside them when the model is
+        conditioned on it: the frames' own (``rows``, standardised) in training, else the readout's prediction (also
+        for codes that are not the frames' own: ``rows`` None)."""
+        if not self.config.mouth_conditioning or self.mouth_readout is None:
+            return codes
+        if self.training and rows is not None:
+            mouth = self.mouth_readout.targets[rows]
+        else:
+            mouth = self.mouth_readout(codes)
+        return torch.cat([codes, mouth.to(codes.dtype)], dim=-1)
 
     def smoothed_audio_code(self, frame: int, beta: float) -> Float[Tensor, " code"]:
         """A frame's audio code after test-time momentum over the codes of the frames before it."""
@@ -291,11 +366,12 @@ class RadNerfModel(Model):
         """Audio code and eye value of every ray: its frame's, unless the controls say otherwise."""
         n = rows.shape[0]
         if controls.audio_code is not None:
-            codes = controls.audio_code.to(self.device).expand(n, -1)
+            codes = self.field_condition(controls.audio_code.to(self.device).expand(n, -1), None)
         elif controls.audio_frame is not None:
-            codes = self.smoothed_audio_code(controls.audio_frame, controls.audio_smoothing).expand(n, -1)
+            code = self.smoothed_audio_code(controls.audio_frame, controls.audio_smoothing)
+            codes = self.field_condition(code[None], None).expand(n, -1)
         else:
-            codes = self.audio_codes(rows)
+            codes = self.field_condition(self.audio_codes(rows), rows)
         eye = self.eye[rows] if controls.eye is None else torch.full((n,), controls.eye, device=self.device)
         return codes, eye[:, None]
 
@@ -330,6 +406,8 @@ class RadNerfModel(Model):
         rendered = render_samples(density, rgb, t_starts, t_ends, valid)
         weights = rendered.pop("weights")
         rendered.update({key: (weights * m).sum(-1, keepdim=True) for key, m in maps.items()})
+        if self.training and self.config.distortion_loss_mult > 0:
+            rendered["distortion"] = marched_distortion_loss(weights, t_starts, t_ends)
         return rendered
 
     @staticmethod
@@ -351,7 +429,8 @@ class RadNerfModel(Model):
         stage = self.stage
         poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
         with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
-            head = self._render_head(ray_bundle, *self._ray_conditions(rows, controls), rows, poses)
+            codes, eye = self._ray_conditions(rows, controls)
+            head = self._render_head(ray_bundle, codes, eye, rows, poses)
         plate_image = self.background if controls.background is None else controls.background.to(self.device)
         plate = self._plate(plate_image, pixels)
         outputs: Dict[str, Tensor] = {
@@ -360,6 +439,10 @@ class RadNerfModel(Model):
             **{key: head[key] for key in self.head.map_keys},
             "head_rgb": over(head["rgb"], head["accumulation"], plate),
         }
+        if "distortion" in head:
+            outputs["distortion"] = head["distortion"]
+        if self.training and self.mouth_readout is not None and stage != "torso":
+            outputs["audio_mouth"] = self.mouth_readout(codes[:, : self.config.audio_code_dim])
         if not controls.torso:
             behind = plate
         elif stage == "torso":
@@ -399,6 +482,12 @@ class RadNerfModel(Model):
                 opacity = outputs["accumulation"][:, 0].clamp(1e-4, 1 - 1e-4)
                 target = batch[HEAD_MASK_KEY].to(self.device)
                 losses["head_mask_loss"] = self.config.head_mask_loss_mult * F.binary_cross_entropy(opacity, target)
+        if "distortion" in outputs and self.stage != "torso":
+            losses["distortion_loss"] = self.config.distortion_loss_mult * outputs["distortion"]
+        if "audio_mouth" in outputs and self.mouth_readout is not None:
+            rows = batch[FRAME_INDEX_KEY].to(self.device).long()
+            audio_mouth = self.mouth_readout.loss(outputs["audio_mouth"], rows)
+            losses["audio_mouth_loss"] = self.config.audio_mouth_loss_mult * audio_mouth
         if LIPS_PATCH_KEY in batch:
             side = int(batch[LIPS_PATCH_KEY])
             patch = outputs["rgb"].reshape(1, side, side, 3)

@@ -144,6 +144,8 @@ def evaluate_portrait(
     model, datamanager, checkpoint, step = run.model, run.datamanager, run.checkpoint, run.step
     tables, dataset = datamanager.tables, datamanager.eval_dataset
     rows = tables.splits["val"]
+    with model.render_weights():
+        audio_mouth_r = model.audio_mouth_r()  # what the audio code carries of the mouth, before any render
     img_ids = [int(tables.img_ids[int(r)]) for r in rows]
     unavailable: Dict[str, str] = {}
     notes: Dict[str, str] = {}
@@ -228,6 +230,7 @@ def evaluate_portrait(
         **{name: _mean(values) for name, values in per_frame.items()},
         "lmd_detector": _detector_name(detector) if detector is not None else None,
         **mouth,
+        "audio_mouth_r": audio_mouth_r,
         "render_fps": len(rows) / render_seconds if render_seconds > 0 else None,
         "model_mb": parameter_megabytes(model),
         "unavailable": unavailable,
@@ -250,7 +253,18 @@ def main(args: EvalArgs) -> None:
 
     exit_cleanly_on_sigterm()  # a killed evaluation removes its partial files
     report = run_or_exit("rad-eval", lambda: evaluate_portrait(args))
-    names = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips", "lmd", "lmd_detector", "mouth_r", "render_fps")
+    names = (
+        "psnr",
+        "ssim",
+        "lips_psnr",
+        "lips_tight_psnr",
+        "lpips",
+        "lmd",
+        "lmd_detector",
+        "mouth_r",
+        "audio_mouth_r",
+        "render_fps",
+    )
     shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}
     CONSOLE.print(json.dumps(shown, indent=2))
     CONSOLE.print(f"[bold green]Wrote {args.output_path}[/] and {', '.join(report['files'].values())}")

@@ -29,7 +29,7 @@ class ProcessArgs:
     size: int = 512
     """Shrink the crop to size x size pixels (a smaller crop keeps its size: frames are never enlarged; 0: keep)."""
     audio_features: str = "mel"
-    """Audio feature extractor: mel, wav2vec2, hubert (the dataparser's --audio-features)."""
+    """Audio feature extractor: mel, phones, wav2vec2, hubert (the dataparser's --audio-features)."""
     focal_length: float | None = None
     """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks when
     they determine it, else 2 x the width is used (a typical talking-head field of view), with a warning."""

@@ -1,0 +1,185 @@
+"""The audio code taught the mouth: the landmarks' mouth shape, its readout and loss, and the held-out diagnostic."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.landmarks import mouth_shape, read_landmarks
+from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
+from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
+from rad_nerfstudio.fields.er_nerf_head_field import ErNerfHeadFieldConfig
+from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
+from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+from rad_nerfstudio.model_components.audio_mouth import AudioMouthReadout, ridge_readout_r
+from rad_nerfstudio.models.er_nerf import ErNerfModelConfig
+from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
+from tests.model_steps import TINY_GRID, build_model, train_step
+
+
+@pytest.fixture(scope="module")
+def manager(sample_dir, tmp_path_factory):
+    data = shutil.copytree(sample_dir, tmp_path_factory.mktemp("audio_mouth") / "portrait")
+    config = TalkingPortraitDataManagerConfig(data=data)
+    config.pixel_sampler.num_rays_per_batch = 128
+    return config.setup(device="cpu")
+
+
+def _config(kind: str, mult: float):
+    common = dict(
+        torso=TorsoFieldConfig(grid=TINY_GRID, hidden_dim=32),
+        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
+        head_steps=10,
+        ema_decay=0.0,
+        audio_mouth_loss_mult=mult,
+    )
+    if kind == "rad-nerf":
+        head = RadHeadFieldConfig(spatial_grid=TINY_GRID, audio_grid=TINY_GRID, hidden_dim=32)
+        return RadNerfModelConfig(head=head, **common)
+    return ErNerfModelConfig(head=ErNerfHeadFieldConfig(hidden_dim=32), **common)
+
+
+def test_mouth_shape_is_zero_for_closed_lips_and_the_gap_over_the_width_when_open():
+    points = np.zeros((68, 2))
+    points[36], points[45] = (0.0, 0.0), (100.0, 0.0)  # outer eye corners 100 px apart
+    points[48], points[54] = (30.0, 80.0), (70.0, 80.0)  # mouth 40 px wide
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
+        points[upper] = points[lower] = (50.0, 80.0)
+    assert mouth_shape(points) == pytest.approx([0.0, 0.4])
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
+        points[upper], points[lower] = (50.0, 76.0), (50.0, 84.0)  # an 8 px gap
+    assert mouth_shape(points) == pytest.approx([0.2, 0.4])
+
+
+def test_the_sample_landmarks_mouth_opening_follows_its_true_opening(sample_dir):
+    truth = np.load(sample_dir / "gt" / "params.npz")["mouth_open"]
+    ids = sorted(int(p.stem) for p in (sample_dir / "ori_imgs").glob("*.lms"))
+    opening = np.array([mouth_shape(read_landmarks(sample_dir / "ori_imgs" / f"{i}.lms"))[0] for i in ids])
+    assert np.corrcoef(opening, truth[ids])[0, 1] > 0.9
+
+
+def test_ridge_readout_r_finds_a_linear_code_and_not_noise():
+    generator = torch.Generator().manual_seed(0)
+    opening = torch.rand(300, generator=generator)
+    mixing = torch.randn(1, 16, generator=generator)
+    codes = opening[:, None] @ mixing + 0.05 * torch.randn(300, 16, generator=generator)
+    assert ridge_readout_r(codes[:200], opening[:200], codes[200:], opening[200:]) > 0.95
+    noise = torch.randn(300, 16, generator=generator)
+    assert abs(ridge_readout_r(noise[:200], opening[:200], noise[200:], opening[200:])) < 0.35
+    constant = torch.zeros(100)
+    assert np.isnan(ridge_readout_r(codes[:50], opening[:50], codes[50:100], constant[50:]))
+
+
+def test_the_readout_standardises_its_targets_over_the_training_frames_and_saves_only_its_weights():
+    shape = torch.tensor([[0.0, 1.0], [0.2, 1.2], [0.4, 1.4], [5.0, 9.0]])
+    readout = AudioMouthReadout(8, shape, torch.tensor([0, 1, 2]))
+    assert readout.targets[:3].mean(0).tolist() == pytest.approx([0.0, 0.0], abs=1e-6)
+    assert readout.targets[:3].std(0).tolist() == pytest.approx([1.0, 1.0])
+    assert set(readout.state_dict()) == {"linear.weight", "linear.bias"}
+    assert float(readout.loss(readout.targets[[1, 2]], torch.tensor([1, 2]))) == pytest.approx(0.0)
+
+
+@pytest.mark.parametrize("kind", ["rad-nerf", "er-nerf"])
+def test_the_audio_mouth_loss_trains_the_audio_encoder_and_the_diagnostic_reports_an_r(manager, kind):
+    torch.manual_seed(0)
+    model = build_model(_config(kind, 0.1), manager)
+    model.train()
+    train_step(manager, model, 1)  # sets the stage
+    ray_bundle, batch = manager.next_train(2)
+    loss = model.get_loss_dict(model(ray_bundle), batch)["audio_mouth_loss"]
+    assert float(loss) > 0
+    assert model.mouth_readout is not None
+    encoder = list(model.audio_encoder.parameters())
+    grads = torch.autograd.grad(loss, [*encoder, model.mouth_readout.linear.weight], allow_unused=True)
+    assert any(g is not None and float(g.abs().sum()) > 0 for g in grads[:-1])
+    assert grads[-1] is not None and float(grads[-1].abs().sum()) > 0
+    r = model.audio_mouth_r()
+    assert r is not None and -1.0 <= r <= 1.0
+
+
+def test_the_audio_mouth_loss_teaches_the_code_the_mouth_opening(manager):
+    """A hundred steps of the readout's loss alone: a ridge readout fitted on every other training frame then
+    predicts the opening of the frames between them (the sample's validation tail is too short to score)."""
+    torch.manual_seed(0)
+    model = build_model(_config("er-nerf", 1.0), manager)
+    assert model.mouth_readout is not None and model.mouth_shape is not None
+    params = [*model.audio_encoder.parameters(), *model.mouth_readout.parameters()]
+    optimizer = torch.optim.Adam(params, lr=3e-3)
+    rows = model.train_rows
+    fit, held_out = rows[0::2], rows[1::2]
+    opening = model.mouth_shape[:, 0]
+
+    def interleaved_r() -> float:
+        with torch.no_grad():
+            codes = model.audio_codes(rows)
+        return ridge_readout_r(codes[0::2], opening[fit], codes[1::2], opening[held_out])
+
+    before = interleaved_r()
+    for _ in range(100):
+        loss = model.mouth_readout.loss(model.mouth_readout(model.audio_codes(fit)), fit)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    after = interleaved_r()
+    assert after > 0.95 and after > before + 0.1
+
+
+def test_without_the_loss_there_is_no_readout_and_the_diagnostic_still_works(manager):
+    model = build_model(_config("rad-nerf", 0.0), manager)
+    model.train()
+    _, losses = train_step(manager, model, 1)
+    assert model.mouth_readout is None and "audio_mouth_loss" not in losses
+    assert model.audio_mouth_r() is not None
+
+
+def test_the_cpu_methods_teach_the_code_the_mouth_and_the_paper_methods_do_not():
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
+
+    for spec, expected in ((rad_nerf_small, True), (er_nerf_small, True), (rad_nerf, False), (er_nerf, False)):
+        model = spec.config.pipeline.model
+        assert (model.audio_mouth_loss_mult > 0) is expected
+
+
+def test_true_mouth_open_reads_the_held_out_renderers_gt_json(tmp_path):
+    (tmp_path / "gt").mkdir()
+    frames = [{"frame": i, "mouth_open": i / 10} for i in range(5)]
+    (tmp_path / "gt" / "gt.json").write_text(json.dumps({"frames": frames}))
+    assert true_mouth_open(tmp_path, [1, 4]).tolist() == pytest.approx([0.1, 0.4])
+    assert true_mouth_open(tmp_path / "nowhere", [0]) is None
+
+
+def test_a_mouth_conditioned_field_reads_the_landmarks_in_training_and_the_audio_readout_elsewhere(manager):
+    torch.manual_seed(0)
+    config = _config("er-nerf", 0.1)
+    config.mouth_conditioning = True
+    model = build_model(config, manager)
+    assert model.mouth_readout is not None
+    rows = model.train_rows[:5]
+    codes = model.audio_codes(rows)
+    model.train()
+    taught = model.field_condition(codes, rows)
+    assert taught.shape == (5, model.config.audio_code_dim + 2)
+    assert torch.equal(taught[:, -2:], model.mouth_readout.targets[rows])
+    assert torch.allclose(model.field_condition(codes, None)[:, -2:], model.mouth_readout(codes))  # a new audio
+    model.eval()
+    with torch.no_grad():
+        predicted = model.field_condition(codes, rows)
+        assert torch.allclose(predicted[:, -2:], model.mouth_readout(codes))
+        camera = manager.eval_dataset.cameras[0:1]
+        image = model.get_outputs_for_camera(camera)["rgb"]
+    assert image.shape[-1] == 3 and bool(torch.isfinite(image).all())
+    model.train()
+    _, losses = train_step(manager, model, 1)
+    assert "audio_mouth_loss" in losses
+
+
+def test_mouth_conditioning_without_the_readout_is_refused(manager):
+    config = _config("rad-nerf", 0.0)
+    config.mouth_conditioning = True
+    with pytest.raises(ValueError, match="audio-mouth-loss-mult"):
+        build_model(config, manager)
