@@ -153,17 +153,20 @@ def test_true_mouth_open_reads_the_held_out_renderers_gt_json(tmp_path):
     assert true_mouth_open(tmp_path / "nowhere", [0]) is None
 
 
-def test_a_mouth_conditioned_field_reads_the_landmarks_in_training_and_the_audio_readout_elsewhere(manager):
+@pytest.mark.parametrize("conditioning", ["with-code", "alone"])
+def test_a_mouth_conditioned_field_reads_the_landmarks_in_training_and_the_audio_readout_elsewhere(
+    manager, conditioning
+):
     torch.manual_seed(0)
     config = _config("er-nerf", 0.1)
-    config.mouth_conditioning = True
+    config.mouth_conditioning = conditioning
     model = build_model(config, manager)
     assert model.mouth_readout is not None
     rows = model.train_rows[:5]
     codes = model.audio_codes(rows)
     model.train()
     taught = model.field_condition(codes, rows)
-    assert taught.shape == (5, model.config.audio_code_dim + 2)
+    assert taught.shape == (5, 2 + (model.config.audio_code_dim if conditioning == "with-code" else 0))
     assert torch.equal(taught[:, -2:], model.mouth_readout.targets[rows])
     assert torch.allclose(model.field_condition(codes, None)[:, -2:], model.mouth_readout(codes))  # a new audio
     model.eval()
@@ -180,6 +183,6 @@ def test_a_mouth_conditioned_field_reads_the_landmarks_in_training_and_the_audio
 
 def test_mouth_conditioning_without_the_readout_is_refused(manager):
     config = _config("rad-nerf", 0.0)
-    config.mouth_conditioning = True
+    config.mouth_conditioning = "alone"
     with pytest.raises(ValueError, match="audio-mouth-loss-mult"):
         build_model(config, manager)

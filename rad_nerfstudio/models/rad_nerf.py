@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
-from typing import ContextManager, Dict, List, Tuple, Type
+from typing import ContextManager, Dict, List, Literal, Tuple, Type
 
 import cv2
 import numpy as np
@@ -62,6 +62,8 @@ from rad_nerfstudio.model_components.model_size import parameter_megabytes
 from rad_nerfstudio.model_components.stages import Stage, StageSchedule
 from rad_nerfstudio.render.controls import RenderControls
 from rad_nerfstudio.viewer.portrait_controls import PortraitViewerControls
+
+MouthConditioning = Literal["none", "with-code", "alone"]
 
 SMOOTHING_HISTORY = 16
 """Frames before a scrubbed audio frame whose codes its test-time smoothing runs over (beta^16 is negligible)."""
@@ -131,11 +133,13 @@ class RadNerfModelConfig(FilledOnLoad, ModelConfig):
     """Weight of the loss that teaches the audio code each frame's mouth opening and width (from its landmarks) through
     a linear readout (head and lips stages): the encoder learns what the mouth does, not which frame it is. 0: off
     (the anchors)."""
-    mouth_conditioning: bool = False
-    """The head field also reads the mouth's opening and width beside the audio code: each frame's own (from its
-    landmarks) in training, the audio readout's prediction from the code everywhere else (validation, renders with a
-    new audio, the viewer). The field then learns the mouth's look from a signal that explains it exactly, and the
-    audio only has to predict two numbers. Needs ``audio_mouth_loss_mult`` > 0 (it trains the readout)."""
+    mouth_conditioning: MouthConditioning = "none"
+    """What the head field reads of the audio: 'none', the audio code (the anchors); 'with-code', the mouth's opening
+    and width beside the code; 'alone', the mouth's opening and width instead of the code. The mouth is each frame's
+    own (from its landmarks) in training and the audio readout's prediction from the code everywhere else
+    (validation, renders with a new audio, the viewer): the field learns the mouth's look from a signal that explains
+    it exactly, and the audio only has to predict two numbers. Needs ``audio_mouth_loss_mult`` > 0 (it trains the
+    readout)."""
     audio_mouth_log_every: int = 500
     """Steps between two reports of the audio code's mouth r on the validation frames (``audio_mouth_r``, a ridge
     readout fitted on the training frames; no render needed). 0: never during training."""
@@ -177,7 +181,7 @@ class RadNerfModel(Model):
             if self.config.audio_mouth_loss_mult > 0 and mouth is not None
             else None
         )
-        if self.config.mouth_conditioning and self.mouth_readout is None:
+        if self.config.mouth_conditioning != "none" and self.mouth_readout is None:
             raise ValueError(
                 "--pipeline.model.mouth-conditioning needs --pipeline.model.audio-mouth-loss-mult > 0 and the "
                 "dataset's landmarks (the readout that predicts the mouth from the audio)"
@@ -204,7 +208,8 @@ class RadNerfModel(Model):
     @property
     def field_code_dim(self) -> int:
         """Size of the audio condition the head field reads: the code, and the mouth shape when conditioned on it."""
-        return self.config.audio_code_dim + (MOUTH_DIM if self.config.mouth_conditioning else 0)
+        mouth = {"none": 0, "with-code": MOUTH_DIM, "alone": MOUTH_DIM - self.config.audio_code_dim}
+        return self.config.audio_code_dim + mouth[self.config.mouth_conditioning]
 
     def make_head_field(self, num_frames: int) -> ConditionedRadianceField:
         """RAD-NeRF's decomposed audio-spatial head field, its grids under the grid preset."""
@@ -346,34 +351,37 @@ class RadNerfModel(Model):
         return ridge_readout_r(train, opening[self.train_rows], held_out, opening[self.val_rows])
 
     def field_condition(self, codes: Float[Tensor, "n code"], rows: Int[Tensor, " n"] | None) -> Float[Tensor, "n c"]:
-        """What the head field reads of the audio: the codes, with the mouth shape beside them when the model is
-        conditioned on it: the frames' own (``rows``, standardised) in training, else the readout's prediction (also
-        for codes that are not the frames' own: ``rows`` None)."""
-        if not self.config.mouth_conditioning or self.mouth_readout is None:
+        """What the head field reads of the audio (``mouth_conditioning``): the codes, and / or the mouth shape: the
+        frames' own (``rows``, standardised) in training, else the readout's prediction (also for codes that are not
+        the frames' own: ``rows`` None)."""
+        if self.config.mouth_conditioning == "none" or self.mouth_readout is None:
             return codes
         if self.training and rows is not None:
-            mouth = self.mouth_readout.targets[rows]
+            mouth = self.mouth_readout.targets[rows].to(codes.dtype)
         else:
             mouth = self.mouth_readout(codes)
-        return torch.cat([codes, mouth.to(codes.dtype)], dim=-1)
+        return mouth if self.config.mouth_conditioning == "alone" else torch.cat([codes, mouth], dim=-1)
 
     def smoothed_audio_code(self, frame: int, beta: float) -> Float[Tensor, " code"]:
         """A frame's audio code after test-time momentum over the codes of the frames before it."""
         history = torch.arange(max(0, frame - SMOOTHING_HISTORY), frame + 1, device=self.device)
         return smooth_codes(self.audio_codes(history), beta)[-1]
 
-    def _ray_conditions(self, rows: Tensor, controls: RenderControls) -> Tuple[Tensor, Tensor]:
-        """Audio code and eye value of every ray: its frame's, unless the controls say otherwise."""
+    def _ray_conditions(self, rows: Tensor, controls: RenderControls) -> Tuple[Tensor, Tensor, Tensor]:
+        """Audio code, the head field's audio condition (``field_condition``) and eye value of every ray: its
+        frame's, unless the controls say otherwise."""
         n = rows.shape[0]
         if controls.audio_code is not None:
-            codes = self.field_condition(controls.audio_code.to(self.device).expand(n, -1), None)
+            codes = controls.audio_code.to(self.device).expand(n, -1)
+            condition = self.field_condition(codes, None)
         elif controls.audio_frame is not None:
-            code = self.smoothed_audio_code(controls.audio_frame, controls.audio_smoothing)
-            codes = self.field_condition(code[None], None).expand(n, -1)
+            code = self.smoothed_audio_code(controls.audio_frame, controls.audio_smoothing)[None]
+            codes, condition = code.expand(n, -1), self.field_condition(code, None).expand(n, -1)
         else:
-            codes = self.field_condition(self.audio_codes(rows), rows)
+            codes = self.audio_codes(rows)
+            condition = self.field_condition(codes, rows)
         eye = self.eye[rows] if controls.eye is None else torch.full((n,), controls.eye, device=self.device)
-        return codes, eye[:, None]
+        return codes, condition, eye[:, None]
 
     def _render_head(
         self, ray_bundle: RayBundle, codes: Tensor, eye: Tensor, rows: Tensor, poses: Tensor
@@ -429,8 +437,8 @@ class RadNerfModel(Model):
         stage = self.stage
         poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
         with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
-            codes, eye = self._ray_conditions(rows, controls)
-            head = self._render_head(ray_bundle, codes, eye, rows, poses)
+            codes, condition, eye = self._ray_conditions(rows, controls)
+            head = self._render_head(ray_bundle, condition, eye, rows, poses)
         plate_image = self.background if controls.background is None else controls.background.to(self.device)
         plate = self._plate(plate_image, pixels)
         outputs: Dict[str, Tensor] = {
@@ -442,7 +450,7 @@ class RadNerfModel(Model):
         if "distortion" in head:
             outputs["distortion"] = head["distortion"]
         if self.training and self.mouth_readout is not None and stage != "torso":
-            outputs["audio_mouth"] = self.mouth_readout(codes[:, : self.config.audio_code_dim])
+            outputs["audio_mouth"] = self.mouth_readout(codes)
         if not controls.torso:
             behind = plate
         elif stage == "torso":
