@@ -14,6 +14,8 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from rad_nerfstudio.evaluation.mouth_shape import pearson_r
+
 MOUTH_DIM = 2
 """Opening and width (``data.landmarks.mouth_shape``)."""
 
@@ -57,6 +59,4 @@ def ridge_readout_r(
     x, y = design(train_codes), train_opening.double()
     weights = torch.linalg.solve(x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
     predicted = design(held_out_codes) @ weights
-    a, b = predicted - predicted.mean(), held_out_opening.double() - held_out_opening.double().mean()
-    scale_ab = float(torch.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum()) / scale_ab if scale_ab > 1e-12 else float("nan")
+    return pearson_r(predicted.cpu().numpy(), held_out_opening.double().cpu().numpy())

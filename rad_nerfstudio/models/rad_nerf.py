@@ -208,8 +208,8 @@ class RadNerfModel(Model):
     @property
     def field_code_dim(self) -> int:
         """Size of the audio condition the head field reads: the code, and the mouth shape when conditioned on it."""
-        mouth = {"none": 0, "with-code": MOUTH_DIM, "alone": MOUTH_DIM - self.config.audio_code_dim}
-        return self.config.audio_code_dim + mouth[self.config.mouth_conditioning]
+        mode, code = self.config.mouth_conditioning, self.config.audio_code_dim
+        return MOUTH_DIM if mode == "alone" else code + (MOUTH_DIM if mode == "with-code" else 0)
 
     def make_head_field(self, num_frames: int) -> ConditionedRadianceField:
         """RAD-NeRF's decomposed audio-spatial head field, its grids under the grid preset."""
