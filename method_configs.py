@@ -51,6 +51,13 @@ class ErNerfAdamWConfig(OptimizerConfig):
     weight_decay: float = 0.0
 
 
+CAMERA_OPT_GROUP = "camera_opt"
+"""nerfstudio's optimizer group of the camera optimizer (the head-pose corrections; used when the model refines)."""
+POSE_LR = 5e-4
+POSE_WARMUP_STEPS = 250
+"""The pose corrections' learning rate ramps up over the first steps, while the head is still a blur."""
+
+
 def _optimizers(grid_lr: float, mlp_lr: float, optimizer: OptimizerConfig) -> dict:
     """Grids and MLPs at their own learning rates, decaying to a tenth (RAD-NeRF) by the end of the stages; the
     torso's groups hold their rate until the torso stage starts and decay from there (both fitted at start-up:
@@ -62,6 +69,12 @@ def _optimizers(grid_lr: float, mlp_lr: float, optimizer: OptimizerConfig) -> di
                 lr_pre_warmup=lr, lr_final=lr / 10, max_steps=SCHEDULE_FROM_STAGES
             )
             groups[prefix + name] = {"optimizer": replace(optimizer, lr=lr), "scheduler": scheduler}
+    groups[CAMERA_OPT_GROUP] = {
+        "optimizer": AdamOptimizerConfig(lr=POSE_LR, eps=1e-15),
+        "scheduler": ExponentialDecaySchedulerConfig(
+            lr_pre_warmup=1e-8, warmup_steps=POSE_WARMUP_STEPS, lr_final=POSE_LR / 10, max_steps=SCHEDULE_FROM_STAGES
+        ),
+    }
     return groups
 
 

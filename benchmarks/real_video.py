@@ -53,6 +53,7 @@ def side_by_side(clip: Path, dataset: Path, render: Path, audio: Path, output: P
     from rad_nerfstudio.io.video import Mp4Writer
     from rad_nerfstudio.process.crop_record import CropRecord
     from rad_nerfstudio.process.video_frames import read_frames
+    from rad_nerfstudio.render.paste_back import paste
 
     record = CropRecord.read(dataset)
     width = 2 * round(record.source_width * PANEL_HEIGHT / record.source_height / 2)
@@ -62,7 +63,7 @@ def side_by_side(clip: Path, dataset: Path, render: Path, audio: Path, output: P
         for rendered, frame in zip(read_frames(render), _looped(clip), strict=False):  # the clip loops
             if rendered.shape[:2] != (record.height, record.width):
                 rendered = cv2.resize(rendered, (record.width, record.height), interpolation=cv2.INTER_AREA)
-            panels = [frame, record.paste(rendered, frame)]
+            panels = [frame, paste(record, rendered, np.ones(rendered.shape[:2], np.float32), frame)]
             row = np.concatenate(
                 [cv2.resize(p, (width, PANEL_HEIGHT), interpolation=cv2.INTER_AREA) for p in panels], 1
             )
@@ -104,7 +105,9 @@ def main() -> None:
         "ns-train": [BIN / "ns-train", args.method, "--data", dataset, "--vis", "tensorboard", "--output-dir", runs]
         + ["--timestamp", "real", *lpips_flags(), *args.train_args],
         "rad-eval": [BIN / "rad-eval", "--load-config", config, "--output-path", metrics],
-        "rad-render": [BIN / "rad-render", "--load-config", config, "--audio", novel, "--output-path", render],
+        # the dataset's square (its mouth is scored at 25 fps); the side-by-side pastes it back into the looped clip
+        "rad-render": [BIN / "rad-render", "--load-config", config, "--audio", novel, "--output-path", render]
+        + ["--paste-back", "off"],
         "audio ablation": [sys.executable, Path(__file__).parent / "audio_ablation.py", "--load-config", config]
         + ["--output", root / "eval" / "audio_ablation.json"],
     }

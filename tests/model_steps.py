@@ -37,3 +37,31 @@ def build_model(config, manager):
         num_train_data=len(manager.train_dataset),
         metadata=manager.train_dataset.metadata,
     )
+
+
+def small_rad_config(**overrides):
+    """A small rad-nerf model config: tiny grids, 10 head steps, 2 lips steps, then the torso (``overrides`` win)."""
+    from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
+    from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
+    from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
+    from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
+
+    settings = dict(
+        head=RadHeadFieldConfig(spatial_grid=TINY_GRID, audio_grid=TINY_GRID, hidden_dim=32),
+        torso=TorsoFieldConfig(grid=TINY_GRID, hidden_dim=32),
+        occupancy=OccupancyGridConfig(resolution=16, candidates=48),
+        head_steps=10,
+        lips_steps=2,
+        lpips_pretrained=False,
+    )
+    settings.update(overrides)
+    return RadNerfModelConfig(**settings)  # pyright: ignore[reportArgumentType]
+
+
+def sample_manager(dataset, rays_per_batch: int = 256):
+    """The talking-portrait data manager on ``dataset`` with ``rays_per_batch`` training rays."""
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+
+    config = TalkingPortraitDataManagerConfig(data=dataset)
+    config.pixel_sampler.num_rays_per_batch = rays_per_batch
+    return config.setup(device="cpu")

@@ -19,6 +19,7 @@ from rad_nerfstudio.process.crop_record import CropRecord
 from rad_nerfstudio.process.face_boxes import FaceBox, FaceSearch, video_face_boxes
 from rad_nerfstudio.process.pipeline import PortraitProcess, ProcessSettings
 from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, VideoProbe, probe_video, read_frames
+from rad_nerfstudio.render.paste_back import paste
 
 
 def _write_video(path: Path, frames: Sequence[np.ndarray], fps: int = 25, times=None, rotation: int = 0) -> Path:
@@ -115,7 +116,7 @@ def test_the_crop_record_maps_dataset_pixels_to_the_source_and_pastes_renders_ba
     corners = np.array([[-0.5, -0.5], [399.5, 399.5], [0.0, 0.0]])
     assert np.allclose(again.to_source(corners), [[599.5, 99.5], [1399.5, 899.5], [600.5, 100.5]])
     frame = np.zeros((1080, 1920, 3), np.uint8)
-    pasted = record.paste(np.full((400, 400, 3), 200, np.uint8), frame)
+    pasted = paste(record, np.full((400, 400, 3), 200, np.uint8), np.ones((400, 400), np.float32), frame)
     assert pasted[100:900, 600:1400].min() == 200 and pasted.sum() == 200 * 3 * 800 * 800 and frame.max() == 0
     (tmp_path / "crop.json").write_text("{}")
     with pytest.raises(Exception, match="crop.json: is not a crop record"):

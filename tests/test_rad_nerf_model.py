@@ -18,39 +18,22 @@ from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
-from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
-from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
-from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.losses import photometric_loss
-from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 from rad_nerfstudio.render.controls import RenderControls
 from tests.conftest import TINY_RUN_ARGS
-from tests.model_steps import TINY_GRID, build_model, train_step, training_callbacks
+from tests.model_steps import TINY_GRID, build_model, sample_manager, small_rad_config, train_step, training_callbacks
 
 GRID = TINY_GRID
 
 
 def _model(manager, **overrides):
     """A small rad-nerf model: 10 head steps, 2 lips steps, then the torso."""
-    return build_model(
-        RadNerfModelConfig(
-            head=RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32),
-            torso=TorsoFieldConfig(grid=GRID, hidden_dim=32),
-            occupancy=OccupancyGridConfig(resolution=16, candidates=48),
-            head_steps=10,
-            lips_steps=2,
-            lpips_pretrained=False,
-            **overrides,
-        ),
-        manager,
-    )
+    return build_model(small_rad_config(**overrides), manager)
 
 
 @pytest.fixture
 def parts(dataset):
-    config = TalkingPortraitDataManagerConfig(data=dataset)
-    config.pixel_sampler.num_rays_per_batch = 256
-    manager = config.setup(device="cpu")
+    manager = sample_manager(dataset)
     torch.manual_seed(0)  # a fresh model's small effects must not depend on which tests ran before
     return manager, _model(manager)
 
@@ -144,6 +127,7 @@ def test_full_image_rendering_uses_the_frame_and_the_viewer_frame(parts):
     camera, batch = manager.next_eval_image(0)
     outputs = model.get_outputs_for_camera(camera)
     assert outputs["rgb"].shape == (96, 96, 3) and outputs["torso_rgb"].shape == (96, 96, 3)
+    assert next(iter(outputs)) == "rgb", "nerfstudio's viewer opens on the first output"
     metrics, images = model.get_image_metrics_and_images(outputs, batch)
     assert set(metrics) == {"psnr", "ssim"} and images["img"].shape == (96, 192, 3)
     camera.metadata = None  # a viewer camera carries no frame: the viewer's frame is used

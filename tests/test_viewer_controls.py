@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
+import numpy as np
 import pytest
 import torch
 import viser
@@ -53,3 +54,41 @@ def test_gui_changes_reach_the_render_controls(server):
     assert _wait_for(lambda: state.background is not None and int(state.background[0, 0, 2]) == 30)
     assert _wait_for(lambda: state.audio_smoothing == 0.5 and not state.torso)
     assert state.background is not None and state.background.shape == (8, 8, 3)
+
+
+class _FakeCamera:
+    def __init__(self) -> None:
+        self.fov, self.aspect, self.position, self.wxyz = 1.0, 1.0, (0.0, 0.0, 5.0), (1.0, 0.0, 0.0, 0.0)
+
+
+class _FakeClient:
+    """What ``TrainingView.place`` and nerfstudio's ``Viewer.get_camera_state`` touch of a viser client."""
+
+    def __init__(self) -> None:
+        self.camera = _FakeCamera()
+
+    def atomic(self):
+        import contextlib
+
+        return contextlib.nullcontext()
+
+
+def test_the_viewer_opens_looking_through_the_training_camera_at_the_rgb_portrait(server, dataset):
+    from types import SimpleNamespace
+
+    from nerfstudio.viewer.viewer import Viewer
+
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+    from rad_nerfstudio.viewer.training_view import TrainingView
+
+    manager = TalkingPortraitDataManagerConfig(data=dataset).setup(device="cpu")
+    view = manager.training_view
+    assert isinstance(view, TrainingView)
+    assert dict(parse_object(manager, ViewerElement, "Custom Elements")), "the viewer finds it on the pipeline"
+    view.install(server)
+    client = _FakeClient()
+    view.place(client)  # pyright: ignore[reportArgumentType] - what a connecting client gets (on_client_connect)
+    state = Viewer.get_camera_state(SimpleNamespace(ready=False, current_camera_idx=0), client)  # type: ignore
+    first = manager.train_dataset.cameras[0]
+    assert torch.allclose(state.c2w.float(), first.camera_to_worlds, atol=1e-5), "nerfstudio reads the training pose"
+    assert state.fov == pytest.approx(2 * np.arctan(float(first.height) / (2 * float(first.fy))))

@@ -3,6 +3,7 @@ pixel sampler from config (so samplers can receive feedback from the pipeline)."
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Dict, List, Literal, Tuple, Type, Union
@@ -37,6 +38,7 @@ from rad_nerfstudio.data.portrait_tables import (
 from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
     TalkingPortraitDataParserConfig,
 )
+from rad_nerfstudio.viewer.training_view import TrainingView
 
 
 @dataclass
@@ -110,6 +112,9 @@ class TalkingPortraitDataManager(DataManager):
         self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
         self.lips_stage = False
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
+        first = self.train_dataset.cameras[0]
+        fov = 2 * math.atan(float(first.height) / (2 * float(first.fy)))  # pyright: ignore[reportArgumentType]
+        self.training_view = TrainingView(first.camera_to_worlds.numpy(), fov)  # the viewer opens here
         super().__init__()
 
     @property

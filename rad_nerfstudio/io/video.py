@@ -63,7 +63,7 @@ class Mp4Writer:
         path: Path,
         width: int,
         height: int,
-        fps: int,
+        fps: int | Fraction,
         audio: Float[np.ndarray, " samples"] | None = None,
         sample_rate: int = 16000,
         crf: int = 18,
@@ -72,7 +72,7 @@ class Mp4Writer:
 
         if width % 2 or height % 2:
             raise ValueError(f"H.264 (yuv420p) needs even frame sizes, got {width}x{height}")
-        self._fps = fps
+        self._fps = Fraction(fps)  # a source's own rate may be fractional (30000/1001)
         self._sample_rate = sample_rate
         self._audio = None if audio is None else np.clip(np.asarray(audio, dtype=np.float32), -1.0, 1.0)
         self._audio_done = 0
@@ -97,7 +97,7 @@ class Mp4Writer:
             self._audio_stream = self._container.add_stream("aac", rate=sample_rate)
             self._audio_stream.layout = "mono"
         # Open every encoder, with its time base, before the first packet is muxed (which writes the header).
-        self._video.codec_context.time_base = Fraction(1, fps)
+        self._video.codec_context.time_base = 1 / self._fps
         self._video.codec_context.open()
         if self._audio_stream is not None:
             self._audio_stream.codec_context.time_base = Fraction(1, sample_rate)
@@ -126,7 +126,7 @@ class Mp4Writer:
             frame.pts = self._frames
             self._frames += 1
             self._container.mux(self._video.encode(frame))
-            self._encode_audio_until(self._frames * self._sample_rate // self._fps)
+            self._encode_audio_until(int(self._frames * self._sample_rate // self._fps))
         except OSError as err:
             self._fail(err)
 

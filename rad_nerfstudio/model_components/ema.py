@@ -10,18 +10,21 @@ from torch import nn
 
 
 class ParameterEMA(nn.Module):
-    """Shadow copies ``s <- decay * s + (1 - decay) * p`` of every trainable parameter of ``module``.
+    """Shadow copies ``s <- decay * s + (1 - decay) * p`` of every trainable parameter of ``module`` (but those whose
+    names start with one of ``exclude``).
 
     ``averaged()`` swaps the shadows in for rendering and puts the live weights back afterwards.
     """
 
-    def __init__(self, module: nn.Module, decay: float) -> None:
+    def __init__(self, module: nn.Module, decay: float, exclude: tuple[str, ...] = ()) -> None:
         super().__init__()
         if not 0.0 <= decay < 1.0:
             raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
         self.decay = decay
         self._module = [module]  # a list: not a submodule, so its parameters are not registered twice
-        self._names = [name for name, p in module.named_parameters() if p.requires_grad]
+        self._names = [
+            name for name, p in module.named_parameters() if p.requires_grad and not name.startswith(exclude)
+        ]
         for k, name in enumerate(self._names):
             self.register_buffer(f"shadow_{k}", dict(module.named_parameters())[name].detach().clone())
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from jaxtyping import Bool, Float, Int
+from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.scene_box import OrientedBox
@@ -50,6 +51,7 @@ from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField, TorsoFiel
 from rad_nerfstudio.model_components.audio_mouth import MOUTH_DIM, AudioMouthReadout, ridge_readout_r
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
+from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
 from rad_nerfstudio.model_components.losses import (
     PhotometricLoss,
     entropy_loss,
@@ -143,6 +145,12 @@ class RadNerfModelConfig(FilledOnLoad, ModelConfig):
     audio_mouth_log_every: int = 500
     """Steps between two reports of the audio code's mouth r on the validation frames (``audio_mouth_r``, a ridge
     readout fitted on the training frames; no render needed). 0: never during training."""
+    camera_optimizer: CameraOptimizerConfig = field(default_factory=lambda: CameraOptimizerConfig(mode="off"))
+    """Per-frame head-pose corrections refined against the pixels with the head field (mode SO3xR3; head and lips
+    stages, the torso stage and every render of a dataset frame use them; ``model_components.head_pose_correction``):
+    sharper heads from landmark poses. off: the poses as given."""
+    pose_smoothness_mult: float = 1.0
+    """Weight of the smoothness in time of the pose corrections (summed squared steps between consecutive frames)."""
 
 
 class RadNerfModel(Model):
@@ -154,6 +162,7 @@ class RadNerfModel(Model):
     eye: Tensor
     head_poses: Tensor
     face_rects: Tensor
+    mouth_rects: Tensor
     background: Tensor
     train_rows: Tensor
     val_rows: Tensor
@@ -168,6 +177,7 @@ class RadNerfModel(Model):
         self.register_buffer("eye", tables.eye.float())
         self.register_buffer("head_poses", tables.head_poses.reshape(tables.num_frames, 12).float())
         self.register_buffer("face_rects", tables.rects["face"].long())
+        self.register_buffer("mouth_rects", tables.rects["mouth"].long(), persistent=False)
         self.register_buffer("background", tables.background.clone())
         self.register_buffer("train_rows", tables.splits["train"].long())
         self.register_buffer("val_rows", tables.splits["val"].long(), persistent=False)
@@ -189,11 +199,16 @@ class RadNerfModel(Model):
         torso_config = replace(self.config.torso, grid=preset_grid(self.config.grid_preset, self.config.torso.grid))
         self.head = self.make_head_field(tables.num_frames)
         self.torso = TorsoField(torso_config, tables.num_frames, self.make_pose_encoder())
+        self.pose_correction = HeadPoseCorrection(
+            self.config.camera_optimizer, tables.num_frames, self.config.pose_smoothness_mult
+        )
         self.occupancy = MaxOccupancyGrid(self.config.occupancy, self.scene_box.aabb)
         region = tables.mouth_region if self.config.audio_in_mouth_region else None
         self.audio_gate = BoxGate(None if region is None else self._normalise(region))
         self.register_buffer("trained_steps", torch.zeros((), dtype=torch.long))  # saved: the stage survives loading
-        self.ema = ParameterEMA(self, self.config.ema_decay) if self.config.ema_decay > 0 else None
+        # the pose corrections are per-frame facts, not weights to average: renders and exports use them as trained
+        ema_exclude = ("pose_correction.",)
+        self.ema = ParameterEMA(self, self.config.ema_decay, ema_exclude) if self.config.ema_decay > 0 else None
         self.viewer_frame = int(tables.splits["train"][0])
         self._occupancy_generator = torch.Generator().manual_seed(0)
         self._lpips: Lpips | None = None  # a plain attribute: LPIPS is neither trained nor saved
@@ -259,14 +274,17 @@ class RadNerfModel(Model):
             return grids, [p for p in module.parameters() if id(p) not in ids]
 
         torso_grids, torso_mlps = split(self.torso)
-        torso_ids = {id(p) for p in self.torso.parameters()}
+        apart = {id(p) for p in self.torso.parameters()} | {id(p) for p in self.pose_correction.parameters()}
         grids, mlps = split(self)
-        return {
-            "grids": [p for p in grids if id(p) not in torso_ids],
-            "mlps": [p for p in mlps if id(p) not in torso_ids],
+        groups = {
+            "grids": [p for p in grids if id(p) not in apart],
+            "mlps": [p for p in mlps if id(p) not in apart],
             "torso_grids": torso_grids,
             "torso_mlps": torso_mlps,
         }
+        if self.pose_correction.refining:
+            self.pose_correction.camera_optimizer.get_param_groups(groups)
+        return groups
 
     def get_training_callbacks(
         self, training_callback_attributes: TrainingCallbackAttributes
@@ -384,9 +402,9 @@ class RadNerfModel(Model):
         return codes, condition, eye[:, None]
 
     def _render_head(
-        self, ray_bundle: RayBundle, codes: Tensor, eye: Tensor, rows: Tensor, poses: Tensor
+        self, origins: Tensor, directions: Tensor, codes: Tensor, eye: Tensor, rows: Tensor, poses: Tensor
     ) -> Dict[str, Tensor]:
-        samples = self.occupancy.march(ray_bundle.origins, ray_bundle.directions, self.config.near_plane)
+        samples = self.occupancy.march(origins, directions, self.config.near_plane)
         t_starts, t_ends, valid = samples.t_starts[..., 0], samples.t_ends[..., 0], samples.valid
         if self.training and self.config.jitter_samples:
             shift = (torch.rand(t_starts.shape[0], 1, device=t_starts.device) - 0.5) * (t_ends - t_starts)
@@ -398,11 +416,11 @@ class RadNerfModel(Model):
         maps = {key: torch.zeros(n_rays, k, device=valid.device) for key in self.head.map_keys}
         if ray_id.numel():
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
-            positions = self._normalise(ray_bundle.origins[ray_id] + t_mid[:, None] * ray_bundle.directions[ray_id])
+            positions = self._normalise(origins[ray_id] + t_mid[:, None] * directions[ray_id])
             rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id] if self.head.pose_dim else None
             out = self.head(
                 positions,
-                ray_bundle.directions[ray_id],
+                directions[ray_id],
                 codes[ray_id] * self.audio_gate(positions),
                 eye[ray_id],
                 rows[ray_id],
@@ -435,10 +453,19 @@ class RadNerfModel(Model):
         pixels = metadata[PIXEL_KEY].float()
         controls = self._active_controls or RenderControls()
         stage = self.stage
-        poses = metadata[TORSO_POSE_KEY] if TORSO_POSE_KEY in metadata else self.head_poses[rows]
-        with torch.set_grad_enabled(torch.is_grad_enabled() and stage != "torso"):
+        origins, directions = ray_bundle.origins, ray_bundle.directions
+        # the torso stage trains with the head frozen; outside training (test-time pose alignment) gradients flow
+        with torch.set_grad_enabled(torch.is_grad_enabled() and not (self.training and stage == "torso")):
+            if TORSO_POSE_KEY in metadata:  # a whole-image render: its camera already carries the refined pose
+                poses = metadata[TORSO_POSE_KEY]
+            elif self.pose_correction.active:  # rays of dataset frames: their frames' refined poses
+                correction = self.pose_correction(rows)
+                origins, directions = correct_rays(correction, origins, directions)
+                poses = compose(correction, self.head_poses[rows].reshape(-1, 3, 4)).reshape(-1, 12)
+            else:
+                poses = self.head_poses[rows]
             codes, condition, eye = self._ray_conditions(rows, controls)
-            head = self._render_head(ray_bundle, condition, eye, rows, poses)
+            head = self._render_head(origins, directions, condition, eye, rows, poses)
         plate_image = self.background if controls.background is None else controls.background.to(self.device)
         plate = self._plate(plate_image, pixels)
         outputs: Dict[str, Tensor] = {
@@ -463,14 +490,15 @@ class RadNerfModel(Model):
             behind = metadata[BACKGROUND_KEY] if BACKGROUND_KEY in metadata else plate
         if not self.training:
             outputs["torso_rgb"] = behind  # torso over background (the frame's torso image until the torso is trained)
-        outputs["rgb"] = over(head["rgb"], head["accumulation"], behind)
-        return outputs
+        # rgb first: nerfstudio's viewer opens on the first output
+        return {"rgb": over(head["rgb"], head["accumulation"], behind), **outputs}
 
     def get_metrics_dict(self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         image = batch["image"].to(self.device)
         return {
             "psnr": -10.0 * torch.log10(torch.mean((outputs["rgb"] - image) ** 2)),
             "stage_torso": torch.tensor(float(self.stage == "torso")),
+            **self.pose_correction.metrics(),
         }
 
     def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict[str, Tensor]:
@@ -490,6 +518,8 @@ class RadNerfModel(Model):
                 opacity = outputs["accumulation"][:, 0].clamp(1e-4, 1 - 1e-4)
                 target = batch[HEAD_MASK_KEY].to(self.device)
                 losses["head_mask_loss"] = self.config.head_mask_loss_mult * F.binary_cross_entropy(opacity, target)
+        if self.stage != "torso":
+            losses.update(self.pose_correction.losses(self.train_rows))
         if "distortion" in outputs and self.stage != "torso":
             losses["distortion_loss"] = self.config.distortion_loss_mult * outputs["distortion"]
         if "audio_mouth" in outputs and self.mouth_readout is not None:
@@ -545,8 +575,15 @@ class RadNerfModel(Model):
             metadata[FRAME_INDEX_KEY] = torch.full((height, width, 1), self.viewer_frame, device=self.device)
         row = int(metadata[FRAME_INDEX_KEY][0, 0, 0])
         metadata[PIXEL_KEY] = self.pixel_grid(height, width)
-        pose = camera.camera_to_worlds[0].reshape(1, 1, 12).to(self.device)
-        metadata[TORSO_POSE_KEY] = pose.expand(height, width, 12)  # the torso follows the camera's head pose
+        pose = camera.camera_to_worlds[0].reshape(1, 3, 4).to(self.device)
+        if FRAME_INDEX_KEY in (camera.metadata or {}) and controls.refined_pose and self.pose_correction.active:
+            correction = self.pose_correction(torch.tensor([row], device=self.device))
+            pose = compose(correction, pose)
+            origins, directions = correct_rays(
+                correction.expand(height * width, 3, 4), rays.origins.reshape(-1, 3), rays.directions.reshape(-1, 3)
+            )
+            rays.origins, rays.directions = origins.reshape(height, width, 3), directions.reshape(height, width, 3)
+        metadata[TORSO_POSE_KEY] = pose.reshape(1, 1, 12).expand(height, width, 12)  # the torso follows the head pose
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata

@@ -1,5 +1,5 @@
 """``crop.json``: where a dataset's frames came from in the source video, so that a render can be pasted back
-into the original frame.
+into the original frame (``render.paste_back``).
 
 A dataset pixel ``(u, v)`` (pixel-index coordinates, pixel (0, 0)'s centre is 0, 0) is the upright source point
 ``x = crop_x + (u + 0.5) / scale_x - 0.5``, ``y = crop_y + (v + 0.5) / scale_y - 0.5``. "Upright" is the source
@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, Tuple
 
-import cv2
 import numpy as np
-from jaxtyping import Float, UInt8
+from jaxtyping import Float
 
 from rad_nerfstudio.errors import InputFileError
 from rad_nerfstudio.io.atomic import write_text_atomic
@@ -51,20 +50,6 @@ class CropRecord:
         """Dataset pixel coordinates to upright source pixel coordinates."""
         scale = np.array(self.scale)
         return np.asarray(self.crop[:2], dtype=np.float64) + (np.asarray(points) + 0.5) / scale - 0.5
-
-    def paste(self, image: UInt8[np.ndarray, "h w 3"], frame: UInt8[np.ndarray, "H W 3"]) -> UInt8[np.ndarray, "H W 3"]:
-        """A copy of the upright source ``frame`` with a dataset-sized ``image`` (a render) put back in the crop."""
-        if image.shape[:2] != (self.height, self.width):
-            raise ValueError(f"a {self.width}x{self.height} image is expected, got {image.shape[1]}x{image.shape[0]}")
-        if frame.shape[:2] != (self.source_height, self.source_width):
-            raise ValueError(
-                f"a {self.source_width}x{self.source_height} frame is expected, got {frame.shape[1]}x{frame.shape[0]}"
-            )
-        x, y, w, h = self.crop
-        interpolation = cv2.INTER_AREA if w < self.width else cv2.INTER_CUBIC
-        result = frame.copy()
-        result[y : y + h, x : x + w] = cv2.resize(image, (w, h), interpolation=interpolation)
-        return result
 
     def write(self, root: Path) -> None:
         write_text_atomic(root / CROP_FILE, json.dumps({**asdict(self), "scale": list(self.scale)}, indent=2))

@@ -24,3 +24,6 @@ class RenderControls:
     """Show the torso (else the head floats over the background)."""
     background: UInt8[Tensor, "height width 3"] | None = None
     """Replaces the dataset's background plate (training resolution)."""
+    refined_pose: bool = True
+    """Dataset cameras take their frame's refined head pose (the model's pose corrections); False: the camera as
+    given (a camera path, whose frame only names the torso image and the per-frame code)."""

@@ -32,7 +32,7 @@ class ProcessArgs:
     """Audio feature extractor: mel, phones, wav2vec2, hubert (the dataparser's --audio-features)."""
     focal_length: float | None = None
     """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks when
-    they determine it, else 2 x the width is used (a typical talking-head field of view), with a warning."""
+    they determine it, else 1.5 x the width is used (a typical talking-head field of view), with a warning."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
     parsing_weights: Path | None = None

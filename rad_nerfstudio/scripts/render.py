@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import tyro
 
 from rad_nerfstudio.audio.reading import AUDIO_SUFFIXES
-from rad_nerfstudio.errors import AudioInputError
+from rad_nerfstudio.errors import AudioInputError, InputFileError
 from rad_nerfstudio.render.frame_plan import check_pose_choice, parse_eye
+from rad_nerfstudio.render.paste_back import PasteRegion
 from rad_nerfstudio.render.trained_run import check_run_config, load_trained_run
 from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
@@ -44,6 +47,15 @@ class RenderArgs:
     """Scale of the output resolution."""
     seed: int = 0
     """Seed of the blink schedule."""
+    paste_back: Literal["auto", "on", "off"] = "auto"
+    """Put the portrait back into the source video's full frames, at its resolution and frame rate (each pose over
+    its own source frame): needs the dataset's crop.json and the source video (rad-process output records it) and
+    --pose train or frame. auto: whenever those are there."""
+    source_video: Path | None = None
+    """The source video of --paste-back (default: the one rad-process recorded in the dataset)."""
+    paste_region: PasteRegion = "head"
+    """What of the render replaces the source: head (the rendered head and torso), face (the face rectangle) or
+    mouth (the lower face only: the source's eyes and head motion stay exactly)."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +82,42 @@ def check_args(args: RenderArgs) -> None:
         raise ValueError(f"--smoothing {args.smoothing}: must be in [0, 1)")
     if args.resolution_scale <= 0:
         raise ValueError(f"--resolution-scale {args.resolution_scale}: must be positive")
+    if args.paste_back == "on" and args.pose not in ("train", "frame"):
+        raise ValueError("--paste-back on needs --pose train or frame (a camera path has no source frames)")
+    if args.source_video is not None and not args.source_video.is_file():
+        raise InputFileError(args.source_video, "does not exist (--source-video)")
+
+
+def paste_back_plan(args: RenderArgs, dataset: Path):  # noqa: ANN201 - (CropRecord, Path) | None
+    """The crop record and source video of ``--paste-back``, or None when the render stays the dataset's square;
+    ``--paste-back on`` without what it needs is refused, naming the missing file."""
+    from rad_nerfstudio.process.crop_record import CROP_FILE, CropRecord
+    from rad_nerfstudio.process.video_frames import probe_video
+    from rad_nerfstudio.render.paste_back import recorded_source_video
+
+    if args.paste_back == "off":
+        return None
+    wanted = args.paste_back == "on"
+    if args.pose not in ("train", "frame"):
+        return None
+    if not (dataset / CROP_FILE).is_file():
+        if wanted:
+            raise InputFileError(dataset / CROP_FILE, "does not exist: --paste-back needs rad-process output")
+        return None
+    source = args.source_video or recorded_source_video(dataset)
+    if source is None or not source.is_file():
+        if wanted or args.source_video is not None:
+            raise InputFileError(source or dataset, "no source video found for --paste-back: give --source-video")
+        return None
+    record = CropRecord.read(dataset)
+    width, height, _, _ = probe_video(source)
+    if (width, height) != (record.source_width, record.source_height):
+        raise InputFileError(
+            source,
+            f"is {width}x{height}; {dataset / CROP_FILE} was made from a {record.source_width}x"
+            f"{record.source_height} video",
+        )
+    return record, source
 
 
 def render_portrait(args: RenderArgs) -> RenderSummary:
@@ -80,10 +128,13 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from rad_nerfstudio.data.backgrounds import load_background
+    from rad_nerfstudio.data.portrait_tables import FRAME_INDEX_KEY
     from rad_nerfstudio.io.video import Mp4Writer
     from rad_nerfstudio.render.controls import RenderControls
     from rad_nerfstudio.render.driving_audio import load_driving_audio
     from rad_nerfstudio.render.frame_plan import plan_cameras, plan_eye
+    from rad_nerfstudio.render.paste_back import PastedVideo
+    from rad_nerfstudio.render.source_frames import SourceFrames
 
     check_args(args)
     run = load_trained_run(args.load_config)
@@ -106,6 +157,8 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
     first.rescale_output_resolution(args.resolution_scale)
     height, width = int(first.height) // 2 * 2, int(first.width) // 2 * 2  # H.264 needs even sizes
     fps = int(round(tables.fps))
+    plan = paste_back_plan(args, datamanager.get_datapath())
+    scale = int(first.width) / plate_width  # dataset pixels to render pixels
     progress = Progress(
         TextColumn(":movie_camera: Rendering :movie_camera:"),
         BarColumn(),
@@ -115,22 +168,48 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
         console=CONSOLE,
     )
     start = time.perf_counter()
-    try:
-        with Mp4Writer(args.output_path, width, height, fps, driving.waveform) as writer, progress:
-            for i in progress.track(range(length), total=length):
-                model.render_controls = RenderControls(
-                    audio_code=codes[i],
-                    eye=None if eyes is None else float(eyes[i]),
-                    torso=args.torso,
-                    background=background,
+    pasted: PastedVideo | None = None
+    writer: Mp4Writer | None = None
+    with contextlib.ExitStack() as stack:
+        if plan is not None:
+            source = stack.enter_context(SourceFrames(plan[1]))
+            pasted = PastedVideo(
+                args.output_path, plan[0], source, args.paste_region, tables.fps, length, driving.waveform
+            )
+            stack.enter_context(pasted)
+            width, height = pasted.width, pasted.height
+            CONSOLE.print(f"Pasting the {args.paste_region} back into {plan[1]} ({width}x{height}, {source.fps} fps)")
+        else:
+            writer = stack.enter_context(Mp4Writer(args.output_path, width, height, fps, driving.waveform))
+        stack.callback(lambda: setattr(model, "render_controls", RenderControls()))
+        stack.enter_context(progress)
+        for i in progress.track(range(length), total=length):
+            model.render_controls = RenderControls(
+                audio_code=codes[i],
+                eye=None if eyes is None else float(eyes[i]),
+                torso=args.torso,
+                background=background,
+                refined_pose=args.pose in ("train", "frame"),  # a camera path is drawn as given
+            )
+            camera = cameras[int(camera_index[i]) : int(camera_index[i]) + 1]
+            camera.rescale_output_resolution(args.resolution_scale)
+            outputs = model.get_outputs_for_camera(camera.to(model.device))
+            image = (outputs["rgb"].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
+            if writer is not None:
+                writer.write(np.ascontiguousarray(image[:height, :width]))
+            elif pasted is not None:
+                row = int(camera.metadata[FRAME_INDEX_KEY][0, 0])  # pyright: ignore[reportOptionalSubscript]
+                opacity = outputs["accumulation"][..., 0]
+                if "torso_alpha" in outputs:
+                    opacity = torch.maximum(opacity, outputs["torso_alpha"][..., 0])
+                pasted.add(
+                    i,
+                    image,
+                    opacity.cpu().numpy(),
+                    (tables.rects["face"][row].numpy() * scale).round().astype(int),
+                    (tables.rects["lower_face"][row].numpy() * scale).round().astype(int),
+                    int(tables.img_ids[row]) / tables.fps,
                 )
-                camera = cameras[int(camera_index[i]) : int(camera_index[i]) + 1]
-                camera.rescale_output_resolution(args.resolution_scale)
-                rgb = model.get_outputs_for_camera(camera.to(model.device))["rgb"]
-                image = (rgb[:height, :width].clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy()
-                writer.write(np.ascontiguousarray(image))
-    finally:
-        model.render_controls = RenderControls()
     elapsed = time.perf_counter() - start
     return RenderSummary(args.output_path, length, length / tables.fps, width, height, length / elapsed)
 

@@ -1,0 +1,114 @@
+"""Test-time alignment of held-out frames' head poses with the trained field frozen.
+
+Validation frames have no training rays, so a model that refines its training poses would be scored on poses of
+another quality. The usual protocol of pose-refining NeRFs: fit each held-out frame's pose correction alone (the
+field, the audio and everything else frozen), then score. The mouth's rectangle is left out of the fit, so the
+alignment cannot shape the lips and the lip-sync scores stay the audio's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int, UInt8
+from nerfstudio.cameras.cameras import Cameras
+from nerfstudio.model_components.ray_generators import RayGenerator
+from rich.progress import track
+from torch import Tensor
+
+from rad_nerfstudio.data.portrait_tables import BACKGROUND_KEY, PIXEL_KEY
+from rad_nerfstudio.models.rad_nerf import RadNerfModel
+
+
+@dataclass
+class AlignmentSettings:
+    """How long and on how many rays each held-out frame's pose is fitted."""
+
+    steps: int = 100
+    rays_per_frame: int = 128
+    learning_rate: float = 2e-3
+    seed: int = 0
+
+
+def _face_pixels(
+    face: Int[Tensor, "n 4"], mouth: Int[Tensor, "n 4"], count: int, generator: torch.Generator
+) -> tuple[Int[Tensor, "n k 2"], Float[Tensor, "n k"]]:
+    """``count`` random (row, column) pixels in each frame's face rectangle, weighted 0 inside its mouth's."""
+    n = face.shape[0]
+    u = torch.rand(n, count, 2, generator=generator)
+    x = (face[:, None, 0] + u[..., 0] * (face[:, None, 2] - face[:, None, 0])).long()
+    y = (face[:, None, 1] + u[..., 1] * (face[:, None, 3] - face[:, None, 1])).long()
+    in_mouth = (x >= mouth[:, None, 0]) & (x < mouth[:, None, 2]) & (y >= mouth[:, None, 1]) & (y < mouth[:, None, 3])
+    return torch.stack([y, x], dim=-1), (~in_mouth).float()
+
+
+def align_held_out_poses(
+    model: RadNerfModel,
+    cameras: Cameras,
+    rows: Int[Tensor, " n"],
+    images: UInt8[Tensor, "n height width 3"],
+    settings: AlignmentSettings | None = None,
+) -> Float[Tensor, "n 6"]:
+    """Fit the pose correction of each frame in ``rows`` (its camera in ``cameras``, its image in ``images``) to its
+    pixels; a frame whose fitted pose does not lower its error on other pixels of its face keeps its pose. The model
+    keeps the corrections (``model.pose_correction.held_out``) for the renders that follow; the tangent vectors
+    (translation, rotation) are returned."""
+    settings = settings or AlignmentSettings()
+    device = model.device
+    rows = rows.to(device)
+    height, width = images.shape[1:3]
+    correction = model.pose_correction
+    held_out = torch.zeros(correction.num_frames, 6, device=device, requires_grad=True)
+    correction.held_out = held_out
+    generator = RayGenerator(cameras.to(device))
+    face, mouth = model.face_rects[rows].cpu(), model.mouth_rects[rows].cpu()
+    backdrops = None
+    if not model.torso_trained:
+        backdrops = torch.stack([model.torso_backdrop(int(r), height, width) for r in rows])
+
+    def frame_errors(count: int, random: torch.Generator) -> Float[Tensor, " n"]:
+        """Each frame's mean squared error over ``count`` random pixels of its face outside the mouth."""
+        pixels, weights = _face_pixels(face, mouth, count, random)
+        frame = torch.arange(len(rows))[:, None].expand(-1, count)
+        indices = torch.cat([frame[..., None], pixels], dim=-1).reshape(-1, 3)
+        rays = generator(indices.to(device))
+        assert rays.metadata is not None
+        rays.metadata[PIXEL_KEY] = indices[:, 1:].to(device, torch.float32)
+        k, y, x = indices[:, 0], indices[:, 1], indices[:, 2]
+        if backdrops is not None:
+            rays.metadata[BACKGROUND_KEY] = backdrops[k, y, x]
+        target = images[k, y, x].to(device, torch.float32) / 255.0
+        errors = (model.get_outputs(rays)["rgb"] - target).square().sum(-1).reshape(len(rows), count)
+        w = weights.to(device)
+        return (errors * w).sum(-1) / w.sum(-1).clamp_min(1.0)
+
+    optimizer = torch.optim.Adam([held_out], lr=settings.learning_rate)
+    # the rate falls linearly to zero: the random rays of the last steps cannot walk a settled pose away
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / max(settings.steps, 1))
+    random = torch.Generator().manual_seed(settings.seed)
+    frozen = [p for p in model.parameters() if p.requires_grad]
+    for p in frozen:
+        p.requires_grad_(False)
+    try:
+        with model.render_weights():
+            for _ in track(range(settings.steps), description="Aligning held-out poses", transient=True):
+                loss = frame_errors(settings.rays_per_frame, random).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                schedule.step()
+            # Adam steps at its rate however small the evidence: a frame keeps its fit only where it is better
+            fitted = held_out.detach().clone()
+            with torch.no_grad():
+                after = frame_errors(4 * settings.rays_per_frame, torch.Generator().manual_seed(settings.seed + 1))
+                correction.held_out = torch.zeros_like(fitted)
+                before = frame_errors(4 * settings.rays_per_frame, torch.Generator().manual_seed(settings.seed + 1))
+    finally:
+        for p in frozen:
+            p.requires_grad_(True)
+    worse = torch.zeros(correction.num_frames, dtype=torch.bool, device=device)
+    worse[rows] = after >= before
+    fitted[worse] = 0.0
+    correction.held_out = fitted
+    return fitted[rows].cpu()

@@ -1,0 +1,36 @@
+"""A trained run's refined head poses in the dataset's own ``transforms_*.json`` layout."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Dict
+
+import torch
+
+from rad_nerfstudio.model_components.head_pose_correction import compose
+from rad_nerfstudio.models.rad_nerf import RadNerfModel
+
+
+@torch.no_grad()
+def refined_transforms(model: RadNerfModel, dataset: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
+    """The dataset's ``transforms_train.json`` and ``transforms_val.json`` contents with every frame's
+    ``transform_matrix`` replaced by its refined pose (as given where the model has no correction for it), in the
+    dataset's metres; every other field kept."""
+    row_of = {img_id: row for row, img_id in enumerate(img_ids)}
+    with model.render_weights():
+        rows = torch.arange(len(img_ids), device=model.device)
+        refined = compose(model.pose_correction(rows), model.head_poses.reshape(-1, 3, 4)).cpu().double()
+    refined[:, :, 3] /= scene_scale
+    contents = {}
+    for split in ("train", "val"):
+        name = f"transforms_{split}.json"
+        content = json.loads((dataset / name).read_text())
+        for frame in content["frames"]:
+            row = row_of.get(int(frame["img_id"]))
+            if row is not None:
+                matrix = torch.eye(4, dtype=torch.float64)
+                matrix[:3] = refined[row]
+                frame["transform_matrix"] = matrix.tolist()
+        contents[name] = content
+    return contents
