@@ -63,6 +63,7 @@ def test_paste_back_keeps_the_source_outside_the_blend_at_its_size_and_rate(
     frames = streams["frames"]
     assert frames.shape[1:] == (1080, 1920, 3)
     assert abs(len(frames) - 1.2 * SOURCE_FPS) <= 1, "the source's frame rate"
+    assert summary.frames == len(frames) and summary.renders == 30, "the summary counts the video's frames"
     assert abs(streams["audio_seconds"] - 1.2) < 0.07
     train_ids = [int(i) for i in sorted(int(p.stem) for p in (dataset / "gt_imgs").glob("*.jpg"))][:90]
     poses = ping_pong(90, 30)

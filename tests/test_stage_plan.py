@@ -26,7 +26,8 @@ def test_changed_head_steps_move_the_run_end_and_the_torso_schedule() -> None:
         assert config.max_num_iterations == 4000 + 300 + 4000 // 3
         for name, group in config.optimizers.items():
             assert group["scheduler"].max_steps == config.max_num_iterations
-            assert group["scheduler"].warmup_steps == (4300 if name.startswith("torso_") else 0)
+            warmup = {"camera_opt": 250}.get(name, 4300 if name.startswith("torso_") else 0)  # poses: a warm-up
+            assert group["scheduler"].warmup_steps == warmup
         assert steps_left(config, 4100) == config.max_num_iterations - 4100
 
 
@@ -37,7 +38,7 @@ def test_a_schedule_given_on_the_command_line_is_kept() -> None:
     config.optimizers["torso_mlps"]["scheduler"].warmup_steps = 10
     fit_schedulers_to_stages(config)
     steps = {name: group["scheduler"].max_steps for name, group in config.optimizers.items()}
-    assert steps == {"grids": 5000, "mlps": 1500, "torso_grids": 1500, "torso_mlps": 6000}
+    assert steps == {"grids": 5000, "mlps": 1500, "torso_grids": 1500, "torso_mlps": 6000, "camera_opt": 1500}
     assert config.optimizers["torso_mlps"]["scheduler"].warmup_steps == 10
     assert config.optimizers["torso_grids"]["scheduler"].warmup_steps == 1000
 

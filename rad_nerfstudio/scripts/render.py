@@ -62,6 +62,8 @@ class RenderArgs:
 class RenderSummary:
     output_path: Path
     frames: int
+    """Frames in the video (more than the renders where a pasted-back source runs faster than 25 fps)."""
+    renders: int
     seconds: float
     width: int
     height: int
@@ -211,7 +213,8 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
                     int(tables.img_ids[row]) / tables.fps,
                 )
     elapsed = time.perf_counter() - start
-    return RenderSummary(args.output_path, length, length / tables.fps, width, height, length / elapsed)
+    frames = length if pasted is None else pasted.total
+    return RenderSummary(args.output_path, frames, length, length / tables.fps, width, height, length / elapsed)
 
 
 def main(args: RenderArgs) -> None:
@@ -221,7 +224,8 @@ def main(args: RenderArgs) -> None:
     summary = run_or_exit("rad-render", lambda: render_portrait(args))
     CONSOLE.print(
         f"[bold green]Wrote {summary.output_path}[/]: {summary.frames} frames ({summary.seconds:.2f} s) at "
-        f"{summary.width}x{summary.height} with the driving audio, rendered at {summary.render_fps:.2f} fps."
+        f"{summary.width}x{summary.height} with the driving audio; {summary.renders} renders at "
+        f"{summary.render_fps:.2f} fps."
     )
 
 
