@@ -1,6 +1,7 @@
 """Side-by-side CPU speed: ms per training step and ms per rendered frame of rad-nerf and er-nerf (small and
 paper sizes), and of the CPU methods with head-pose refinement, against nerfacto with nerfstudio's torch
-implementation, at the same rays per batch and resolution, in one run.
+implementation, at the same rays per batch and resolution, in one run: the models take their training steps in
+turn (the median step of each is reported), so a machine whose speed drifts during the run slows all of them alike.
 
     python benchmarks/train_render_speed.py [--data DIR] [--rays 1024] [--steps 20] [--output results.json]
 
@@ -52,47 +53,67 @@ def _model_configs() -> dict:
     return {"nerfacto (torch)": NerfactoModelConfig(implementation="torch"), **models}
 
 
-def _time_model(name, config, manager, steps: int, warmup: int) -> dict:
-    from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+class _Contender:
+    """One model with its optimizer, timed a step at a time."""
 
+    def __init__(self, name, config, manager) -> None:  # noqa: ANN001
+        from nerfstudio.engine.callbacks import TrainingCallbackAttributes
+
+        torch.manual_seed(0)
+        self.name, self.manager = name, manager
+        self.model = config.setup(
+            scene_box=manager.train_dataset.scene_box,
+            num_train_data=len(manager.train_dataset),
+            metadata=manager.train_dataset.metadata,
+            device="cpu",
+        )
+        self.model.train()
+        for callback in self.model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
+            callback.run_callback_at_location(0, callback.where_to_run[0])  # e.g. rad-nerf's first occupancy update
+        parameters = [p for group in self.model.get_param_groups().values() for p in group]
+        self.optimizer = torch.optim.Adam(parameters, lr=1e-3)
+        self.durations: list[float] = []
+
+    def step(self, step: int, timed: bool) -> None:
+        start = time.perf_counter()
+        ray_bundle, batch = self.manager.next_train(step)
+        outputs = self.model(ray_bundle)
+        loss = sum(self.model.get_loss_dict(outputs, batch, self.model.get_metrics_dict(outputs, batch)).values())
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        if timed:
+            self.durations.append(time.perf_counter() - start)
+
+    def render_seconds(self) -> float:
+        self.model.eval()
+        camera = self.manager.eval_dataset.cameras[0:1]
+        renders = []
+        for _ in range(2):
+            start = time.perf_counter()
+            self.model.get_outputs_for_camera(camera)
+            renders.append(time.perf_counter() - start)
+        return min(renders)
+
+
+def _time_models(configs: dict, manager, steps: int, warmup: int) -> list[dict]:  # noqa: ANN001
+    """Every model's training steps taken in turn (step k of each before step k + 1 of any), so that a machine
+    that slows down or speeds up during the run affects all of them alike; then each one's frame render."""
     from rad_nerfstudio.model_components.model_size import parameter_megabytes
 
-    torch.manual_seed(0)
-    model = config.setup(
-        scene_box=manager.train_dataset.scene_box,
-        num_train_data=len(manager.train_dataset),
-        metadata=manager.train_dataset.metadata,
-        device="cpu",
-    )
-    model.train()
-    for callback in model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
-        callback.run_callback_at_location(0, callback.where_to_run[0])  # e.g. rad-nerf's first occupancy update
-    parameters = [p for group in model.get_param_groups().values() for p in group]
-    optimizer = torch.optim.Adam(parameters, lr=1e-3)
-    durations = []
+    contenders = [_Contender(name, config, manager) for name, config in configs.items()]
     for step in range(warmup + steps):
-        start = time.perf_counter()
-        ray_bundle, batch = manager.next_train(step)
-        outputs = model(ray_bundle)
-        loss = sum(model.get_loss_dict(outputs, batch, model.get_metrics_dict(outputs, batch)).values())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if step >= warmup:
-            durations.append(time.perf_counter() - start)
-    model.eval()
-    camera = manager.eval_dataset.cameras[0:1]
-    renders = []
-    for _ in range(2):
-        start = time.perf_counter()
-        model.get_outputs_for_camera(camera)
-        renders.append(time.perf_counter() - start)
-    return {
-        "model": name,
-        "ms_per_step": 1000 * sum(durations) / len(durations),
-        "ms_per_frame": 1000 * min(renders),
-        "parameters_mib": round(parameter_megabytes(model), 1),
-    }
+        for contender in contenders:
+            contender.step(step, timed=step >= warmup)
+    return [
+        {
+            "model": c.name,
+            "ms_per_step": 1000 * float(torch.tensor(c.durations).median()),
+            "ms_per_frame": 1000 * c.render_seconds(),
+            "parameters_mib": round(parameter_megabytes(c.model), 1),
+        }
+        for c in contenders
+    ]
 
 
 def main() -> None:
@@ -117,7 +138,7 @@ def main() -> None:
         config.pixel_sampler.num_rays_per_batch = args.rays
         manager = config.setup(device="cpu")
         height, width = manager.train_images.shape[1:3]
-        rows = [_time_model(n, c, manager, args.steps, args.warmup) for n, c in _model_configs().items()]
+        rows = _time_models(_model_configs(), manager, args.steps, args.warmup)
     peer = rows[0]
     for row in rows:
         row["step_ratio_to_nerfacto"] = round(row["ms_per_step"] / peer["ms_per_step"], 3)
