@@ -10,8 +10,9 @@ import torch
 from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
 from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
 
-from rad_nerfstudio.evaluation.pose_accuracy import rotation_errors, transforms_frames
+from rad_nerfstudio.evaluation.pose_accuracy import rotation_errors
 from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
+from rad_nerfstudio.evaluation.process_scores import transforms_frames
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
 from rad_nerfstudio.render.refined_poses import refined_transforms
 from tests.model_steps import build_model, sample_manager, small_rad_config, train_step

@@ -9,19 +9,7 @@ import numpy as np
 from jaxtyping import Float
 
 from rad_nerfstudio.errors import InputFileError
-from rad_nerfstudio.evaluation.process_scores import rotation_errors_deg
-
-
-def transforms_frames(root: Path) -> list:
-    """The frames of ``transforms_train.json`` then ``transforms_val.json``."""
-    return [
-        f for split in ("train", "val") for f in json.loads((root / f"transforms_{split}.json").read_text())["frames"]
-    ]
-
-
-def head_to_camera_rotations(frames: list) -> Float[np.ndarray, "n 3 3"]:
-    """Each frame's head-to-camera rotation (the transpose of its camera-to-world ``transform_matrix``)."""
-    return np.transpose(np.array([f["transform_matrix"] for f in frames], dtype=np.float64)[:, :3, :3], (0, 2, 1))
+from rad_nerfstudio.evaluation.process_scores import head_to_camera_rotations, rotation_errors_deg, split_frames
 
 
 def true_head_rotations(clip: Path, img_ids: list[int]) -> Float[np.ndarray, "n 3 3"]:
@@ -38,10 +26,10 @@ def true_head_rotations(clip: Path, img_ids: list[int]) -> Float[np.ndarray, "n 
 
 
 def rotation_errors(transforms_root: Path, clip: Path) -> dict:
-    """Median, p90 and mean rotation error in degrees of the training frames, of the validation frames and of all."""
+    """Median, p90 and mean rotation error in degrees of the training frames and of the validation frames."""
     report = {}
     for split in ("train", "val"):
-        frames = json.loads((transforms_root / f"transforms_{split}.json").read_text())["frames"]
+        frames = split_frames(transforms_root, split)
         ids = [int(f["img_id"]) for f in frames]
         errors = rotation_errors_deg(true_head_rotations(clip, ids), head_to_camera_rotations(frames))
         report[split] = {

@@ -22,19 +22,27 @@ def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.nd
     return np.degrees(Rotation.from_matrix(np.einsum("nji,njk->nik", truth @ frame, estimate)).magnitude())
 
 
-def _frames(root: Path) -> list:
-    return [
-        f for split in ("train", "val") for f in json.loads((root / f"transforms_{split}.json").read_text())["frames"]
-    ]
+def split_frames(root: Path, split: str) -> list:
+    """The frames of ``transforms_{split}.json``."""
+    return json.loads((root / f"transforms_{split}.json").read_text())["frames"]
+
+
+def transforms_frames(root: Path) -> list:
+    """The frames of ``transforms_train.json`` then ``transforms_val.json``."""
+    return split_frames(root, "train") + split_frames(root, "val")
+
+
+def head_to_camera_rotations(frames: list) -> Float[np.ndarray, "n 3 3"]:
+    """Each frame's head-to-camera rotation (the transpose of its camera-to-world ``transform_matrix``)."""
+    return np.transpose(np.array([f["transform_matrix"] for f in frames], dtype=np.float64)[:, :3, :3], (0, 2, 1))
 
 
 def score_processed(output: Path, sample: Path) -> dict:
     """Scores of a rad-process ``output`` made from ``sample/raw/video.mp4`` against the sample's ground truth."""
     truth = np.load(sample / "gt" / "params.npz")
-    frames = _frames(output)
+    frames = transforms_frames(output)
     ids = [f["img_id"] for f in frames]
-    rotation = np.transpose(np.array([f["transform_matrix"] for f in frames])[:, :3, :3], (0, 2, 1))  # head->cam
-    errors = rotation_errors_deg(truth["head_rotation"][ids], rotation)
+    errors = rotation_errors_deg(truth["head_rotation"][ids], head_to_camera_rotations(frames))
     landmarks = np.stack([np.loadtxt(output / "ori_imgs" / f"{i}.lms") for i in ids])
     focal = json.loads((output / "transforms_train.json").read_text())["focal_len"]
     true_focal = json.loads((sample / "transforms_train.json").read_text())["focal_len"]

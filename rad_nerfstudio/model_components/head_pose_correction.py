@@ -68,12 +68,6 @@ class HeadPoseCorrection(nn.Module):
             correction = compose(exp_map_SO3xR3(self.held_out[rows]), correction)
         return correction
 
-    def tangents(self) -> Float[Tensor, "frames 6"]:
-        """Every frame's trained tangent vector (translation, rotation), zeros when training does not refine."""
-        if self.refining:
-            return self.camera_optimizer.pose_adjustment
-        return torch.zeros(self.num_frames, 6)
-
     def losses(self, train_rows: Int[Tensor, " n"]) -> Dict[str, Tensor]:
         """nerfstudio's L2 regulariser, and the smoothness in time: squared differences between the tangent vectors
         of consecutive training frames, summed (each frame's own rays are few, so neighbours share their evidence)."""

@@ -129,13 +129,16 @@ class PastedVideo:
         lower_face_rect: Int[np.ndarray, " 4"],
         source_seconds: float,
     ) -> None:
-        """Render ``index`` (of the pose whose source frame is at ``source_seconds``): the output frames it covers."""
-        mask = blend_mask(self.region, opacity, face_rect, lower_face_rect)
+        """Render ``index`` (of the pose whose source frame is at ``source_seconds``): the output frames it covers
+        (pasted once, written as often as the source's rate asks; none where the source is slower)."""
         fps = float(self.source.fps)
+        pasted = None
         while self.written < self.total and round(self.written * self.render_fps / fps) <= index:
-            frame = self.source.frame(self.source.index_at(source_seconds))
-            pasted = paste(self.record, render, mask, frame)
-            self.writer.write(np.ascontiguousarray(pasted[: self.height, : self.width]))
+            if pasted is None:
+                mask = blend_mask(self.region, opacity, face_rect, lower_face_rect)
+                frame = self.source.frame(self.source.index_at(source_seconds))
+                pasted = np.ascontiguousarray(paste(self.record, render, mask, frame)[: self.height, : self.width])
+            self.writer.write(pasted)
             self.written += 1
 
     def __enter__(self) -> "PastedVideo":

@@ -115,29 +115,38 @@ def _render(model, dataset, k: int) -> Tuple[np.ndarray, float]:  # noqa: ANN001
     return (rgb * 255).round().to(torch.uint8).cpu().numpy(), seconds
 
 
+IMAGE_METRICS = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips")
+"""The per-frame image metrics of rad-eval (the poses as given, and after the alignment)."""
+
+
+def _add_image_scores(scores: Dict[str, List], render, truth, rects, row: int, lpips, device) -> None:  # noqa: ANN001
+    """Append one frame's image metrics (colours in [0, 1]; ``rects``: the tables' rectangles) to ``scores``."""
+    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
+
+    scores["psnr"].append(psnr(render, truth))
+    scores["ssim"].append(ssim(render, truth))
+    scores["lips_psnr"].append(rect_psnr(render, truth, _rect(rects["lips"][row])))
+    scores["lips_tight_psnr"].append(rect_psnr(render, truth, _rect(rects["mouth"][row])))
+    if lpips is not None:
+        scores["lpips"].append(float(lpips(render[None].to(device), truth[None].to(device))))
+
+
 def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  # noqa: ANN001
     """Image metrics of the validation frames after the test-time alignment of their poses (kept in the model only
     while they are rendered), and the alignment's mean rotation and translation."""
     import torch
     from rich.progress import track
 
-    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
     from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
 
     images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
     tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
-    scores: Dict[str, List[float]] = {"psnr": [], "ssim": [], "lips_psnr": [], "lips_tight_psnr": [], "lpips": []}
+    scores: Dict[str, List[float]] = {name: [] for name in IMAGE_METRICS}
     try:
         for k in track(range(len(rows)), description="Scoring aligned validation frames", console=CONSOLE):
             render = torch.from_numpy(_render(model, dataset, k)[0]).float() / 255
             truth = images[k].float() / 255
-            row = int(rows[k])
-            scores["psnr"].append(psnr(render, truth))
-            scores["ssim"].append(ssim(render, truth))
-            scores["lips_psnr"].append(rect_psnr(render, truth, _rect(tables.rects["lips"][row])))
-            scores["lips_tight_psnr"].append(rect_psnr(render, truth, _rect(tables.rects["mouth"][row])))
-            if lpips is not None:
-                scores["lpips"].append(float(lpips(render[None].to(model.device), truth[None].to(model.device))))
+            _add_image_scores(scores, render, truth, tables.rects, int(rows[k]), lpips, model.device)
     finally:
         model.pose_correction.held_out = None
     return {
@@ -164,7 +173,6 @@ def evaluate_portrait(
     from rich.progress import track
 
     from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
-    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
     from rad_nerfstudio.evaluation.landmark_distance import (
         FaceAlignmentDetector,
         mouth_distance,
@@ -203,14 +211,7 @@ def evaluate_portrait(
     detector = _landmark_detector(detector_factory or default_detector, mesh, unavailable, notes) if args.lmd else None
     comparison = MouthComparison(mesh, -(-len(rows) // STRIP_FRAMES)) if args.mouth and mesh else None
 
-    per_frame: Dict[str, List] = {
-        "psnr": [],
-        "ssim": [],
-        "lips_psnr": [],
-        "lips_tight_psnr": [],
-        "lpips": [],
-        "lmd": [],
-    }
+    per_frame: Dict[str, List] = {**{name: [] for name in IMAGE_METRICS}, "lmd": []}
     render_seconds = 0.0
     stem = args.output_path.with_suffix("")
     video_path = stem.parent / f"{stem.name}_side_by_side.mp4"
@@ -227,12 +228,7 @@ def evaluate_portrait(
             truth, render = torch.from_numpy(truth_u8).float() / 255, torch.from_numpy(render_u8).float() / 255
             row = int(rows[k])
             face, mouth_box = _rect(tables.rects["face"][row]), _rect(tables.rects["mouth"][row])
-            per_frame["psnr"].append(psnr(render, truth))
-            per_frame["ssim"].append(ssim(render, truth))
-            per_frame["lips_psnr"].append(rect_psnr(render, truth, _rect(tables.rects["lips"][row])))
-            per_frame["lips_tight_psnr"].append(rect_psnr(render, truth, mouth_box))
-            if lpips is not None:
-                per_frame["lpips"].append(float(lpips(render[None].to(model.device), truth[None].to(model.device))))
+            _add_image_scores(per_frame, render, truth, tables.rects, row, lpips, model.device)
             points = comparison.add(img_ids[k], truth_u8, render_u8, face, mouth_box) if comparison else None
             if detector is not None and detector is mesh and points is not None:
                 per_frame["lmd"].append(mouth_points_distance(points[1], points[0]))
