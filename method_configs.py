@@ -20,6 +20,7 @@ from nerfstudio.plugins.types import MethodSpecification
 
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.face_focused_sampler import FaceFocusedSamplerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.engine.stage_plan import RUN_LENGTH_FROM_STAGES, SCHEDULE_FROM_STAGES, TORSO_GROUP_PREFIX
 from rad_nerfstudio.engine.trainer import TalkingPortraitTrainer
@@ -29,6 +30,7 @@ from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.stages import StageSchedule
 from rad_nerfstudio.models.er_nerf import ErNerfModelConfig
+from rad_nerfstudio.models.portrait_config import PortraitModelConfig
 from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
 
 allow_numpy_scalars_in_checkpoints()
@@ -78,9 +80,9 @@ def _optimizers(grid_lr: float, mlp_lr: float, optimizer: OptimizerConfig) -> di
     return groups
 
 
-def rad_nerf_config(
+def portrait_trainer_config(
     method_name: str,
-    model: RadNerfModelConfig,
+    model: PortraitModelConfig,
     sampler: PortraitPixelSamplerConfig,
     steps_per_eval_image: int,
     learning_rates: Tuple[float, float] = (5e-3, 5e-4),
@@ -147,12 +149,14 @@ def _small_run() -> Dict[str, Any]:
 def _small_sampler() -> PortraitPixelSamplerConfig:
     """1024 rays per batch, 60 % of them in the face rectangle and 15 % in the mouth's tight rectangle."""
     return PortraitPixelSamplerConfig(
-        kind="face-focused", num_rays_per_batch=1024, face_fraction=0.6, mouth_fraction=0.15
+        kind="face-focused",
+        num_rays_per_batch=1024,
+        face_focused=FaceFocusedSamplerConfig(face_fraction=0.6, mouth_fraction=0.15),
     )
 
 
 rad_nerf = MethodSpecification(
-    config=rad_nerf_config(
+    config=portrait_trainer_config(
         "rad-nerf",
         RadNerfModelConfig(head_steps=150000, lips_steps=50000),
         PortraitPixelSamplerConfig(num_rays_per_batch=16384),
@@ -162,7 +166,7 @@ rad_nerf = MethodSpecification(
 )
 
 rad_nerf_small = MethodSpecification(
-    config=rad_nerf_config(
+    config=portrait_trainer_config(
         "rad-nerf-small",
         RadNerfModelConfig(
             head=RadHeadFieldConfig(
@@ -182,7 +186,7 @@ rad_nerf_small = MethodSpecification(
 )
 
 er_nerf = MethodSpecification(
-    config=rad_nerf_config(
+    config=portrait_trainer_config(
         "er-nerf",
         ErNerfModelConfig(head_steps=100000, lips_steps=25000),
         PortraitPixelSamplerConfig(num_rays_per_batch=16384),
@@ -194,7 +198,7 @@ er_nerf = MethodSpecification(
 )
 
 er_nerf_small = MethodSpecification(
-    config=rad_nerf_config(
+    config=portrait_trainer_config(
         "er-nerf-small",
         ErNerfModelConfig(**_small_run()),  # ER-NeRF's tri-plane grids are already small (3 x 12 x 2^14 entries)
         _small_sampler(),

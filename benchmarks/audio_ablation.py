@@ -18,43 +18,32 @@ import torch
 
 @torch.no_grad()
 def evaluate(load_config: Path, output: Path) -> dict:
-    from nerfstudio.utils.eval_utils import eval_setup
-
-    from rad_nerfstudio.data.portrait_tables import PORTRAIT_METADATA_KEY
-    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr
+    from rad_nerfstudio.evaluation.portrait_evaluation import add_image_scores
     from rad_nerfstudio.io.layout import write_image
+    from rad_nerfstudio.render.trained_run import load_trained_run
 
-    _, pipeline, _, step = eval_setup(load_config, test_mode="val")
-    model, manager = pipeline.model, pipeline.datamanager
-    tables = manager.eval_dataset.metadata[PORTRAIT_METADATA_KEY]
+    run = load_trained_run(load_config)
+    model, dataset, tables = run.model, run.datamanager.eval_dataset, run.datamanager.tables
     rows = tables.splits["val"]
     true_index = model.audio_index.clone()
     track = model.audio_windows.shape[0]
     shifted = (true_index + track // 2) % track  # audio from half a track away
-    results: dict = {"step": step, "frames": len(rows), "true": {}, "other_audio": {}}
+    results: dict = {"step": run.step, "frames": len(rows), "true": {}, "other_audio": {}}
     crops = []
     for name, index in (("true", true_index), ("other_audio", shifted)):
         model.audio_index.copy_(index)
-        full, lips, tight = [], [], []
+        scores: dict = {"psnr": [], "ssim": [], "lips_psnr": [], "lips_tight_psnr": []}
         for k in range(len(rows)):
-            camera = manager.eval_dataset.cameras[k : k + 1].to(model.device)
-            rgb = model.get_outputs_for_camera(camera)["rgb"].cpu()
-            gt = manager.eval_images[k].float() / 255.0
-            x0, y0, x1, y1 = tables.rects["lips"][int(rows[k])].tolist()
-            full.append(psnr(rgb, gt))
-            lips.append(rect_psnr(rgb, gt, (x0, y0, x1, y1)))
-            mx0, my0, mx1, my1 = tables.rects["mouth"][int(rows[k])].tolist()
-            tight.append(rect_psnr(rgb, gt, (mx0, my0, mx1, my1)))
+            rgb = model.get_outputs_for_camera(dataset.cameras[k : k + 1].to(model.device))["rgb"].clamp(0, 1).cpu()
+            gt = torch.from_numpy(dataset.get_numpy_image(k)[..., :3]).float() / 255.0
+            add_image_scores(scores, rgb, gt, tables.rects, int(rows[k]), None, model.device)
             if k < 6:
+                x0, y0, x1, y1 = tables.rects["lips"][int(rows[k])].tolist()
                 if name == "true":
                     crops.append([gt[y0:y1, x0:x1], rgb[y0:y1, x0:x1]])
                 else:
                     crops[k].append(rgb[y0:y1, x0:x1])
-        results[name] = {
-            "psnr": float(np.mean(full)),
-            "lips_psnr": float(np.mean(lips)),
-            "lips_tight_psnr": float(np.mean(tight)),
-        }
+        results[name] = {metric: float(np.mean(values)) for metric, values in scores.items()}
     model.audio_index.copy_(true_index)
     results["lips_psnr_gain_db"] = results["true"]["lips_psnr"] - results["other_audio"]["lips_psnr"]
     results["lips_tight_psnr_gain_db"] = results["true"]["lips_tight_psnr"] - results["other_audio"]["lips_tight_psnr"]

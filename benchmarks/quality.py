@@ -26,16 +26,15 @@ import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, List
 
 import numpy as np
 
-BIN = Path(sys.executable).parent
+from rad_nerfstudio.engine.commands import BIN, lpips_flags, ns_train_command, run_logged
+
 SAMPLES = {"photo": ("256", "20"), "flat": ("160", "15")}
 """Sample size (px) and length (s) of each rad-sample look."""
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -60,16 +59,6 @@ COLUMNS = {
 }
 
 
-def run_logged(command: List[str], log: Path) -> float:
-    """Run a command with its output in ``log``; its wall time in seconds (a failure raises, naming the log)."""
-    start = time.perf_counter()
-    with open(log, "w") as handle:
-        result = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT, env=ENV)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:3])} ... failed; see {log}")
-    return time.perf_counter() - start
-
-
 def make_dataset(name: str, root: Path) -> Path:
     """The dataset ``name`` under ``root/data``, made on first use (a sample, a processed clip or a copy)."""
     data = root / "data" / name
@@ -77,12 +66,12 @@ def make_dataset(name: str, root: Path) -> Path:
     if name in SAMPLES and not (data / "gt" / "meta.json").is_file():
         size, seconds = SAMPLES[name]
         command = [str(BIN / "rad-sample"), str(data), "--look", name, "--size", size, "--seconds", seconds]
-        run_logged([*command, "--overwrite"], root / f"sample_{name}.log")
+        run_logged([*command, "--overwrite"], root / f"sample_{name}.log", ENV)
     elif name == "real" and not (data / "transforms_val.json").is_file():
         if not REAL_CLIP.is_file():
             raise FileNotFoundError(f"{REAL_CLIP}: the real clip is not there (the shared folder holds it)")
         command = [str(BIN / "rad-process"), "--video", str(REAL_CLIP), "--output-dir", str(data), "--size", "256"]
-        run_logged(command, root / "process_real.log")  # resumable: a second call finishes what is missing
+        run_logged(command, root / "process_real.log", ENV)  # resumable: a second call finishes what is missing
     elif name in LOOKS and not (data / "transforms_val.json").is_file():
         if not LOOKS[name].is_dir():
             raise FileNotFoundError(f"{LOOKS[name]}: the held-out look is not there (the shared folder holds it)")
@@ -96,17 +85,6 @@ def make_dataset(name: str, root: Path) -> Path:
 
 
 @functools.cache
-def lpips_flags() -> List[str]:
-    """LPIPS on a random trunk where its ImageNet weights cannot be downloaded (as the demo does)."""
-    from rad_nerfstudio.model_components.lpips_net import Lpips
-
-    try:
-        Lpips()
-    except RuntimeError:
-        return ["--pipeline.model.lpips-pretrained", "False"]
-    return []
-
-
 def _suffix(label: str) -> str:
     """What a label adds to every file name, so that runs with other labels beside them are kept."""
     return "" if label == "default" else f"_{label}"
@@ -121,8 +99,7 @@ def score(look: str, method: str, data: Path, root: Path, label: str, train_args
     ablation_path, video = evals / f"{name}_audio_ablation.json", root / "renders" / f"{name}_novel_speech.mp4"
     ablation = [sys.executable, str(Path(__file__).parent / "audio_ablation.py")]
     steps = {
-        "train": [str(BIN / "ns-train"), method, "--data", data, "--vis", "tensorboard", "--output-dir", runs]
-        + ["--timestamp", label, *lpips_flags(), *train_args],
+        "train": ns_train_command(method, data, runs, "--timestamp", label, *lpips_flags(), *train_args),
         "eval": [str(BIN / "rad-eval"), "--load-config", config, "--output-path", metrics_path],
         "audio_ablation": [*ablation, "--load-config", config, "--output", ablation_path],
     }
@@ -132,10 +109,7 @@ def score(look: str, method: str, data: Path, root: Path, label: str, train_args
         steps["render"] += ["--output-path", video]
         steps["novel_mouth"] = [str(BIN / "rad-eval-mouth"), "--video", video, "--reference", novel_speech[1]]
         steps["novel_mouth"] += ["--output-path", novel_path]
-    seconds = {
-        step: run_logged([str(part) for part in command], root / f"{name}_{step}.log")
-        for step, command in steps.items()
-    }
+    seconds = {step: run_logged(command, root / f"{name}_{step}.log", ENV) for step, command in steps.items()}
     metrics, shuffle = json.loads(metrics_path.read_text()), json.loads(ablation_path.read_text())
     novel = json.loads(novel_path.read_text()) if "novel_mouth" in steps else {}
     keys = ("psnr", "ssim", "lips_tight_psnr", "lmd", "audio_mouth_r", "mouth_r", "mouth_r_truth")

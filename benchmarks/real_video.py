@@ -25,16 +25,15 @@ import time
 from pathlib import Path
 from typing import Dict, Iterator, List
 
-from quality import lpips_flags, run_logged  # this folder is on sys.path when a benchmark runs as a script
+from rad_nerfstudio.engine.commands import BIN, lpips_flags, ns_train_command, run_logged
 
-BIN = Path(sys.executable).parent
 PANEL_HEIGHT = 540
 """Height of each half of the side-by-side video."""
 
 
 def _minutes(command: List, log: Path) -> float:
     """Run a command (paths allowed) with its output in ``log``; its wall time in minutes."""
-    return run_logged([str(part) for part in command], log) / 60.0
+    return run_logged(command, log) / 60.0
 
 
 def _looped(clip: Path) -> Iterator:
@@ -102,8 +101,9 @@ def main() -> None:
         novel, reference = sample / "raw" / "novel_speech.wav", sample / "gt" / "novel_speech_params.npz"
     steps = {
         "rad-process": [BIN / "rad-process", "--video", args.clip, "--output-dir", dataset, "--size", str(args.size)],
-        "ns-train": [BIN / "ns-train", args.method, "--data", dataset, "--vis", "tensorboard", "--output-dir", runs]
-        + ["--timestamp", "real", *lpips_flags(), *args.train_args],
+        "ns-train": ns_train_command(
+            args.method, dataset, runs, "--timestamp", "real", *lpips_flags(), *args.train_args
+        ),
         "rad-eval": [BIN / "rad-eval", "--load-config", config, "--output-path", metrics],
         # the dataset's square (its mouth is scored at 25 fps); the side-by-side pastes it back into the looped clip
         "rad-render": [BIN / "rad-render", "--load-config", config, "--audio", novel, "--output-path", render]

@@ -59,14 +59,11 @@ class _Contender:
     def __init__(self, name, config, manager) -> None:  # noqa: ANN001
         from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 
+        from rad_nerfstudio.engine.manual_steps import build_model
+
         torch.manual_seed(0)
         self.name, self.manager = name, manager
-        self.model = config.setup(
-            scene_box=manager.train_dataset.scene_box,
-            num_train_data=len(manager.train_dataset),
-            metadata=manager.train_dataset.metadata,
-            device="cpu",
-        )
+        self.model = build_model(config, manager)
         self.model.train()
         for callback in self.model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
             callback.run_callback_at_location(0, callback.where_to_run[0])  # e.g. rad-nerf's first occupancy update
@@ -75,13 +72,11 @@ class _Contender:
         self.durations: list[float] = []
 
     def step(self, step: int, timed: bool) -> None:
+        from rad_nerfstudio.engine.manual_steps import backpropagate, step_losses
+
         start = time.perf_counter()
-        ray_bundle, batch = self.manager.next_train(step)
-        outputs = self.model(ray_bundle)
-        loss = sum(self.model.get_loss_dict(outputs, batch, self.model.get_metrics_dict(outputs, batch)).values())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizer.step()
+        _, _, losses = step_losses(self.manager, self.model, step)
+        backpropagate(self.model, losses, self.optimizer)
         if timed:
             self.durations.append(time.perf_counter() - start)
 

@@ -16,12 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Dict, List, NamedTuple
 
-BIN = Path(sys.executable).parent
+from rad_nerfstudio.engine.commands import ns_train_command
 
 
 class Variant(NamedTuple):
@@ -45,8 +44,8 @@ VARIANTS: Dict[str, Variant] = {
 
 def train(name: str, data: Path, output: Path, head_steps: int, lips_steps: int, lpips_pretrained: bool) -> float:
     """Train one variant; returns the wall time in seconds."""
-    command = [str(BIN / "ns-train"), VARIANTS[name].method, "--data", str(data), "--vis", "tensorboard"]
-    command += ["--output-dir", str(output), "--timestamp", name, "--steps-per-eval-image", "1000000"]
+    command = ns_train_command(VARIANTS[name].method, data, output, "--timestamp", name)
+    command += ["--steps-per-eval-image", "1000000"]
     command += ["--pipeline.model.head-steps", str(head_steps), "--pipeline.model.lips-steps", str(lips_steps)]
     command += ["--pipeline.model.train-torso", "False", "--max-num-iterations", str(head_steps + lips_steps)]
     command += ["--pipeline.model.lpips-pretrained", str(lpips_pretrained)]
@@ -68,8 +67,8 @@ def main() -> None:
     parser.add_argument("--lpips-pretrained", action=argparse.BooleanOptionalAction, default=True)
     args = parser.parse_args()
 
+    from rad_nerfstudio.evaluation.portrait_evaluation import EvalArgs, evaluate_portrait
     from rad_nerfstudio.io.atomic import write_text_atomic
-    from rad_nerfstudio.scripts.evaluate import EvalArgs, evaluate_portrait
 
     runs = args.output_dir / "runs"
     rows = []

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from rad_nerfstudio.engine.commands import ns_train_command
 from rad_nerfstudio.sample.generate import SampleSummary, generate_sample
 
 
@@ -56,12 +56,6 @@ TINY_RUN_ARGS = (
     "128",
 )
 """ns-train arguments of a run with every stage in a few steps: 2 head, 2 lips, then torso; 128 rays a batch."""
-
-
-def ns_train_command(method: str, data: Path, output_dir: Path, *extra: str) -> list[str]:
-    """``ns-train METHOD --data DATA`` with tensorboard logging into ``output_dir``, then ``extra``."""
-    ns_train = str(Path(sys.executable).parent / "ns-train")
-    return [ns_train, method, "--data", str(data), "--vis", "tensorboard", "--output-dir", str(output_dir), *extra]
 
 
 def train_small_run(method: str, sample_dir: Path, root: Path) -> Path:

@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+pytestmark = pytest.mark.slow  # the project's commands, run end to end
+
 
 def test_nerfstudio_scheduler_state_round_trips_only_with_the_allowlist(tmp_path):
     script = textwrap.dedent(

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ns_train_command
+from rad_nerfstudio.engine.commands import ns_train_command
+
+pytestmark = pytest.mark.slow  # the project's commands, run end to end
 
 BIN = Path(sys.executable).parent
 

@@ -3,11 +3,13 @@ configs without calling ``__init__``), with that field at its default."""
 
 from __future__ import annotations
 
+import torch
 import yaml
 
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.method_configs import er_nerf_small
-from rad_nerfstudio.models.rad_nerf import RadNerfModelConfig
+from rad_nerfstudio.models.portrait_config import PortraitModelConfig
 
 
 def _without_top_level_key(text: str, key: str) -> str:
@@ -26,7 +28,7 @@ def _without_top_level_key(text: str, key: str) -> str:
 
 def test_a_model_config_saved_before_a_factory_field_existed_loads_with_its_default():
     model = er_nerf_small.config.pipeline.model
-    assert isinstance(model, RadNerfModelConfig)
+    assert isinstance(model, PortraitModelConfig)
     text = yaml.dump(model)  # as nerfstudio's save_config writes config.yml
     older = _without_top_level_key(text, "occupancy")
     assert "occupancy" not in older and "torso:" in older
@@ -34,3 +36,48 @@ def test_a_model_config_saved_before_a_factory_field_existed_loads_with_its_defa
     assert loaded.occupancy == OccupancyGridConfig()
     assert loaded.torso == model.torso and loaded.head_steps == model.head_steps
     assert yaml.load(text, Loader=yaml.Loader).occupancy == model.occupancy != OccupancyGridConfig()
+
+
+def test_a_sampler_config_saved_with_every_kind_s_settings_flat_loads_them_into_their_kinds():
+    """Before each sampler kind had its own config, config.yml held all kinds' settings side by side."""
+    older = """!!python/object:rad_nerfstudio.data.pixel_samplers.PortraitPixelSamplerConfig
+_target: !!python/name:rad_nerfstudio.data.pixel_samplers.UniformPixelSampler ''
+error_momentum: 0.8
+face_fraction: 0.6
+kind: face-focused
+log_every: 0
+map_resolution: 64
+mouth_fraction: 0.15
+num_rays_per_batch: 1024
+seed: 3
+torso_stage_uniform: false
+uniform_fraction: 0.25
+"""
+    loaded = yaml.load(older, Loader=yaml.Loader)
+    assert isinstance(loaded, PortraitPixelSamplerConfig)
+    assert (loaded.kind, loaded.num_rays_per_batch, loaded.seed) == ("face-focused", 1024, 3)
+    focused = loaded.chosen
+    assert (focused.face_fraction, focused.mouth_fraction, focused.torso_stage_uniform) == (0.6, 0.15, False)
+    assert (loaded.error_map.map_resolution, loaded.error_map.error_momentum, loaded.error_map.log_every) == (
+        64,
+        0.8,
+        0,
+    )
+    assert not hasattr(loaded, "mouth_fraction") and not hasattr(loaded, "_target"), "no stray settings"
+    sampler = loaded.setup(
+        num_images=2,
+        height=8,
+        width=8,
+        face_rects=torch.tensor([[0, 0, 4, 4]] * 2),
+        mouth_rects=torch.tensor([[1, 1, 3, 3]] * 2),
+    )
+    assert sampler.sample(0).shape == (1024, 3)
+
+
+def test_a_head_config_saved_under_an_old_field_name_loads_it_under_the_new_one():
+    older = """!!python/object:rad_nerfstudio.fields.er_nerf_head_field.ErNerfHeadFieldConfig
+hidden_dim: 32
+pose_colour: true
+"""
+    loaded = yaml.load(older, Loader=yaml.Loader)
+    assert loaded.pose_color is True and loaded.hidden_dim == 32 and not hasattr(loaded, "pose_colour")

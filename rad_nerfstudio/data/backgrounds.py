@@ -16,7 +16,7 @@ NAMED_COLOURS = {"white": (255, 255, 255), "black": (0, 0, 0), "green": (0, 177,
 BACKGROUND_HELP = "dataset (bc.jpg), white, black, green, grey, a colour #rrggbb or r,g,b, or an image path"
 
 
-def parse_colour(choice: str) -> tuple[int, int, int] | None:
+def parse_color(choice: str) -> tuple[int, int, int] | None:
     """An RGB colour from a name, ``#rrggbb`` or ``r,g,b`` (0-255); ``None`` when ``choice`` is none of these."""
     if choice in NAMED_COLOURS:
         return NAMED_COLOURS[choice]
@@ -30,9 +30,9 @@ def parse_colour(choice: str) -> tuple[int, int, int] | None:
 
 def load_background(choice: str, root: Path, width: int, height: int) -> UInt8[Tensor, "height width 3"]:
     """The plate for ``choice`` (see ``BACKGROUND_HELP``; ``dataset`` reads ``root/bc.jpg``) at ``width x height``."""
-    colour = parse_colour(choice)
-    if colour is not None:
-        return torch.tensor(colour, dtype=torch.uint8).expand(height, width, 3).clone()
+    color = parse_color(choice)
+    if color is not None:
+        return torch.tensor(color, dtype=torch.uint8).expand(height, width, 3).clone()
     path = root / "bc.jpg" if choice == "dataset" else Path(choice)
     error = DatasetError if choice == "dataset" else InputFileError
     if not path.exists():

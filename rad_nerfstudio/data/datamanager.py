@@ -6,14 +6,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Literal, Tuple, Type, Union
+from typing import TYPE_CHECKING, Dict, List, Literal, Tuple, Type, Union, cast
 
 import torch
-from jaxtyping import UInt8
+from jaxtyping import Float, UInt8
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.cameras.rays import RayBundle
 from nerfstudio.data.datamanagers.base_datamanager import DataManager, DataManagerConfig
 from nerfstudio.data.utils.dataloaders import FixedIndicesEvalDataloader
+from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.model_components.ray_generators import RayGenerator
 from nerfstudio.utils.rich_utils import CONSOLE
 from rich.progress import track
@@ -38,7 +39,11 @@ from rad_nerfstudio.data.portrait_tables import (
 from rad_nerfstudio.dataparsers.talking_portrait_dataparser import (  # pyright: ignore[reportMissingImports]
     TalkingPortraitDataParserConfig,
 )
+from rad_nerfstudio.model_components.stages import Stage
 from rad_nerfstudio.viewer.training_view import TrainingView
+
+if TYPE_CHECKING:  # the data manager reads what the model says (its stages, its per-ray errors); it imports no model
+    from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @dataclass
@@ -80,9 +85,10 @@ def cache_backdrops(tables: PortraitTables, rows: Tensor, label: str) -> UInt8[T
 class TalkingPortraitDataManager(DataManager):
     """Serves rays with their frame index (``ray_bundle.metadata["frame_idx"]``) and uint8-cached pixel colours.
 
-    The model switches ``lips_stage`` on during its lips stage; every ``lips_patch_every``-th batch is then one
-    lips patch, marked by ``batch["lips_patch"]`` (its side); ``torso_stage`` during its torso stage, when the
-    face-focused sampler draws every ray uniformly (``torso_stage_uniform``)."""
+    Its training callbacks follow the model's stages (``follow_stage``): in the lips stage every
+    ``lips_patch_every``-th batch is one lips patch, marked by ``batch["lips_patch"]`` (its side); in the torso stage
+    the face-focused sampler draws every ray uniformly (``torso_stage_uniform``). After each step the sampler gets the
+    model's per-ray errors of the batch it was served (the error map learns from them)."""
 
     config: TalkingPortraitDataManagerConfig
     train_dataset: PortraitDataset
@@ -111,6 +117,7 @@ class TalkingPortraitDataManager(DataManager):
         self.train_dataparser_outputs = self.dataparser.get_dataparser_outputs(split="train")
         self.train_dataset = PortraitDataset(self.train_dataparser_outputs)
         self.lips_stage = False
+        self._last_indices: Tensor | None = None  # the training batch last served, for the sampler's feedback
         self.eval_dataset = PortraitDataset(self.dataparser.get_dataparser_outputs(split="val"))
         first = self.train_dataset.cameras[0]
         fov = 2 * math.atan(float(first.height) / (2 * float(first.fy)))  # pyright: ignore[reportArgumentType]
@@ -187,10 +194,43 @@ class TalkingPortraitDataManager(DataManager):
     def torso_stage(self, value: bool) -> None:
         self.train_pixel_sampler.torso_stage = value
 
+    def follow_stage(self, stage: Stage) -> None:
+        """Serve the batches of the model's training ``stage``."""
+        self.lips_stage = stage == "lips"
+        self.torso_stage = stage == "torso"
+
+    def feed_back(self, errors: Float[Tensor, " rays"] | None, step: int) -> None:
+        """Hand the sampler the per-ray errors of the batch last served (nothing when there are none)."""
+        indices, self._last_indices = self._last_indices, None
+        if errors is None or indices is None:
+            return
+        if errors.shape[0] != indices.shape[0]:
+            raise ValueError(f"{errors.shape[0]} ray errors for a batch of {indices.shape[0]} rays")
+        self.train_pixel_sampler.update(indices, errors)
+        self.train_pixel_sampler.log_images(step)
+
+    def get_training_callbacks(
+        self, training_callback_attributes: TrainingCallbackAttributes
+    ) -> List[TrainingCallback]:
+        """Before each step: the model's stage at that step; after it: the model's per-ray errors to the sampler."""
+        model = cast("PortraitModel", training_callback_attributes.pipeline.model)  # pyright: ignore[reportOptionalMemberAccess]
+
+        def follow(step: int) -> None:
+            self.follow_stage(model.schedule.stage_at(step))
+
+        def feed(step: int) -> None:
+            self.feed_back(model.last_ray_errors, step)
+
+        return [
+            TrainingCallback([TrainingCallbackLocation.BEFORE_TRAIN_ITERATION], follow),
+            TrainingCallback([TrainingCallbackLocation.AFTER_TRAIN_ITERATION], feed),
+        ]
+
     def next_train(self, step: int) -> Tuple[RayBundle, Dict]:
         self.train_count += 1
         patch = self.lips_stage and step % self.config.lips_patch_every == 0
         indices = self._lips_patch() if patch else self.train_pixel_sampler.sample(step)
+        self._last_indices = indices
         ray_bundle, batch = self._rays_and_batch(
             self.train_ray_generator, self.train_images, self.train_backdrops, self.train_rows, indices
         )

@@ -12,21 +12,43 @@ cell of that row, with the row sums kept up to date as the map changes.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from typing import Type
+
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig, UniformPixelSampler
+from rad_nerfstudio.data.sampler_base import UniformPixelSampler, UniformSamplerConfig
+
+
+@dataclass
+class ErrorMapSamplerConfig(UniformSamplerConfig):
+    """The error map's resolution and memory, the uniform share, and how often the map is logged."""
+
+    _target: Type = field(default_factory=lambda: ErrorMapPixelSampler)
+    map_resolution: int = 128
+    """Cells per side of each image's map (at most the image size; images x res^2 x 4 bytes)."""
+    uniform_fraction: float = 0.25
+    """Share of every batch drawn uniformly over all pixels (so that no region starves)."""
+    error_momentum: float = 0.9
+    """A cell's error becomes momentum * old + (1 - momentum) * new."""
+    log_every: int = 500
+    """Steps between map images written to nerfstudio's logger (tensorboard / wandb); 0: never."""
+    log_images: int = 8
+    """How many training images' maps the logged mosaic shows."""
 
 
 class ErrorMapPixelSampler(UniformPixelSampler):
     """Draws pixels in proportion to a per-image coarse error map updated from per-ray errors."""
 
+    config: ErrorMapSamplerConfig
     error_map: Tensor
     mean_error: Tensor
 
-    def __init__(self, config: PortraitPixelSamplerConfig, num_images: int, height: int, width: int, **kwargs) -> None:
-        super().__init__(config, num_images, height, width, **kwargs)
+    def __init__(self, config: ErrorMapSamplerConfig, *args, **kwargs) -> None:
+        super().__init__(config, *args, **kwargs)
+        height, width, num_images = self.height, self.width, self.num_images
         if not 0.0 <= config.uniform_fraction <= 1.0:
             raise ValueError(f"uniform_fraction must be in [0, 1], got {config.uniform_fraction}")
         self.cells_y, self.cells_x = min(config.map_resolution, height), min(config.map_resolution, width)

@@ -80,8 +80,8 @@ def write_opening_plot(
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(10, 4), dpi=110)
-    for (name, values), colour in zip(openings.items(), ("tab:blue", "tab:red", "tab:purple"), strict=False):
-        axis.plot(x, values, color=colour, linewidth=1.2, marker=".", markersize=3, label=name)
+    for (name, values), color in zip(openings.items(), ("tab:blue", "tab:red", "tab:purple"), strict=False):
+        axis.plot(x, values, color=color, linewidth=1.2, marker=".", markersize=3, label=name)
     axis.set_xlabel(x_label)
     axis.set_ylabel("measured opening (lip gap / mouth width)")
     axis.set_title(title)

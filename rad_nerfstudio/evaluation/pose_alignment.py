@@ -18,7 +18,7 @@ from rich.progress import track
 from torch import Tensor
 
 from rad_nerfstudio.data.portrait_tables import BACKGROUND_KEY, PIXEL_KEY
-from rad_nerfstudio.models.rad_nerf import RadNerfModel
+from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @dataclass
@@ -44,7 +44,7 @@ def _face_pixels(
 
 
 def align_held_out_poses(
-    model: RadNerfModel,
+    model: PortraitModel,
     cameras: Cameras,
     rows: Int[Tensor, " n"],
     images: UInt8[Tensor, "n height width 3"],

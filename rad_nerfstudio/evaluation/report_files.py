@@ -32,9 +32,9 @@ def write_per_frame_plot(path: Path, frame_ids: Sequence[int], series: Dict[str,
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(9, 4), dpi=110)
-    for (name, values), colour in zip(series.items(), ("tab:blue", "tab:red", "tab:green", "tab:purple"), strict=False):
-        axis.plot(frame_ids, values, color=colour, linewidth=1.2, label=f"{name} (mean {np.mean(values):.2f})")
-        axis.axhline(float(np.mean(values)), color=colour, linestyle="--", linewidth=0.8)
+    for (name, values), color in zip(series.items(), ("tab:blue", "tab:red", "tab:green", "tab:purple"), strict=False):
+        axis.plot(frame_ids, values, color=color, linewidth=1.2, label=f"{name} (mean {np.mean(values):.2f})")
+        axis.axhline(float(np.mean(values)), color=color, linestyle="--", linewidth=0.8)
     axis.set_xlabel("frame (img_id)")
     axis.set_ylabel("dB")
     axis.set_title(title)

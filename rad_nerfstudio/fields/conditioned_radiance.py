@@ -8,7 +8,7 @@ the geometry features, the view direction's spherical harmonics and a per-frame 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import ClassVar, Dict, Tuple
 
 import torch
 from jaxtyping import Float, Int
@@ -25,6 +25,8 @@ from rad_nerfstudio.field_components.backend import encode_directions, fast_impl
 class RadianceMlpConfig(FilledOnLoad):
     """Sizes of the density and colour MLPs (both anchors' code defaults)."""
 
+    renamed_fields: ClassVar[Dict[str, str]] = {"pose_colour": "pose_color"}
+
     sigma_layers: int = 3
     geometry_dim: int = 64
     color_layers: int = 2
@@ -32,7 +34,7 @@ class RadianceMlpConfig(FilledOnLoad):
     latent_dim: int = 4
     """Per-frame latent code appended to the colour input."""
     sh_levels: int = 4
-    pose_colour: bool = False
+    pose_color: bool = False
     """The colour MLP also reads the camera's rotation in the head's frame: light fixed to the camera or the room
     shades the face differently as the head turns, which otherwise only the audio code could explain."""
 
@@ -56,7 +58,7 @@ class ConditionedRadianceField(nn.Module):
         self.directions = SHEncoding(levels=config.sh_levels, implementation=impl)
         self.latents = nn.Embedding(num_frames, config.latent_dim)
         nn.init.zeros_(self.latents.weight)
-        self.pose_dim = 9 if config.pose_colour else 0
+        self.pose_dim = 9 if config.pose_color else 0
         self.color = MLP(
             in_dim=self.directions.get_out_dim() + config.geometry_dim + config.latent_dim + self.pose_dim,
             num_layers=config.color_layers,
@@ -73,7 +75,7 @@ class ConditionedRadianceField(nn.Module):
         hidden = self.sigma(features).float()
         return trunc_exp(hidden[:, :1] - 1.0), hidden[:, 1:]
 
-    def colour(
+    def rgb(
         self,
         geometry: Float[Tensor, "n geometry"],
         directions: Float[Tensor, "n 3"],
@@ -81,7 +83,7 @@ class ConditionedRadianceField(nn.Module):
         camera_rotation: Float[Tensor, "n 9"] | None = None,
     ) -> Float[Tensor, "n 3"]:
         """Colour in [0, 1] seen along unit ``directions`` in each point's frame, by a camera of that rotation
-        (camera-to-head, row-major; read only with ``pose_colour``)."""
+        (camera-to-head, row-major; read only with ``pose_color``)."""
         inputs = [encode_directions(self.directions, directions), geometry, self.latents(frame_idx)]
         if self.pose_dim:
             if camera_rotation is None:
@@ -114,7 +116,7 @@ class ConditionedRadianceField(nn.Module):
         features, extras = self.features(positions.reshape(n, 3), audio_code.reshape(n, -1), eye.reshape(n, 1))
         density, geometry = self.density_and_geometry(features)
         rotation = None if camera_rotation is None else camera_rotation.reshape(n, 9)
-        rgb = self.colour(geometry, directions.reshape(n, 3), frame_idx.reshape(n), rotation)
+        rgb = self.rgb(geometry, directions.reshape(n, 3), frame_idx.reshape(n), rotation)
         outputs = {"density": density, "rgb": rgb, **{key: value.float() for key, value in extras.items()}}
         return {key: value.reshape(*batch, value.shape[-1]) for key, value in outputs.items()}
 

@@ -81,8 +81,8 @@ def read_parsing_labels(path: Path) -> UInt8[np.ndarray, "h w"]:
     if bgr is None:
         raise InputFileError(path, "cannot be read as a parsing image")
     packed = (bgr.astype(np.int32) << np.array([16, 8, 0], dtype=np.int32)).sum(-1)
-    colours, inverse = np.unique(packed, return_inverse=True)  # a few distinct colours per image, matched once
-    unpacked = (colours[:, None] >> np.array([16, 8, 0])) & 0xFF
+    colors, inverse = np.unique(packed, return_inverse=True)  # a few distinct colours per image, matched once
+    unpacked = (colors[:, None] >> np.array([16, 8, 0])) & 0xFF
     distance = np.abs(unpacked[:, None, :] - _PALETTE_BGR.astype(np.int32)[None]).sum(-1)
     return distance.argmin(-1).astype(np.uint8)[inverse.reshape(bgr.shape[:2])]
 

@@ -1,9 +1,9 @@
-"""ER-NeRF as a nerfstudio model: RAD-NeRF's model with a tri-plane, region-attention head and a torso that
-reads the head pose through adaptive pose encoding.
+"""ER-NeRF as a nerfstudio model: a tri-plane, region-attention head field (``fields.er_nerf_head_field``) on the
+portrait base (``models.portrait_model``), with a torso that reads the head pose through adaptive pose encoding.
 
-Everything else (data, audio encoder, occupancy grid, stages, samplers, losses, render controls, viewer,
-evaluation) is the rad-nerf model's. ER-NeRF's own regulariser joins the ambient loss: inside the face, the
-eye's attention is kept away from where the audio acts.
+Everything else (audio encoder, occupancy grid, stages, losses, render controls, viewer, evaluation) is the base's,
+as for RAD-NeRF. ER-NeRF's own regulariser joins the ambient loss: inside the face, the eye's attention is kept
+away from where the audio acts.
 """
 
 from __future__ import annotations
@@ -11,20 +11,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Dict, Type
 
+from torch import Tensor
+
 from rad_nerfstudio.field_components.grid_presets import preset_grid
 from rad_nerfstudio.field_components.pose_anchors import AdaptivePoseEncoding
 from rad_nerfstudio.fields.er_nerf_head_field import ErNerfHeadField, ErNerfHeadFieldConfig
 from rad_nerfstudio.fields.torso_field import PoseEncoder
 from rad_nerfstudio.model_components.losses import masked_mean
-from rad_nerfstudio.models.rad_nerf import RadNerfModel, RadNerfModelConfig
+from rad_nerfstudio.models.portrait_config import PortraitModelConfig
+from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @dataclass
-class ErNerfModelConfig(RadNerfModelConfig):
+class ErNerfModelConfig(PortraitModelConfig):
     """ER-NeRF: tri-plane hash head with region attention, torso conditioned by adaptive pose encoding."""
 
     _target: Type = field(default_factory=lambda: ErNerfModel)
-    head: ErNerfHeadFieldConfig = field(default_factory=ErNerfHeadFieldConfig)  # pyright: ignore[reportIncompatibleVariableOverride]
+    head: ErNerfHeadFieldConfig = field(default_factory=ErNerfHeadFieldConfig)
     """Head field sizes (tri-plane grids, attention MLPs, density and colour MLPs)."""
     audio_code_dim: int = 32
     """Audio code from AudioNet (ER-NeRF uses 32)."""
@@ -36,10 +39,10 @@ class ErNerfModelConfig(RadNerfModelConfig):
     """Eye attention times the (detached) audio attention inside the face rectangle (head stages)."""
 
 
-class ErNerfModel(RadNerfModel):
+class ErNerfModel(PortraitModel):
     """ER-NeRF head + torso."""
 
-    config: ErNerfModelConfig  # pyright: ignore[reportIncompatibleVariableOverride]
+    config: ErNerfModelConfig
 
     def make_head_field(self, num_frames: int) -> ErNerfHeadField:
         config = replace(self.config.head, planes=preset_grid(self.config.grid_preset, self.config.head.planes))
@@ -48,10 +51,8 @@ class ErNerfModel(RadNerfModel):
     def make_pose_encoder(self) -> PoseEncoder:
         return AdaptivePoseEncoding(num_frequencies=self.config.pose_frequencies)
 
-    def get_loss_dict(self, outputs, batch, metrics_dict=None) -> Dict:
-        losses = super().get_loss_dict(outputs, batch, metrics_dict)
-        if self.stage != "torso":
-            overlap = outputs["eye_attention"][:, 0] * outputs["ambient"][:, 0].detach()
-            weight = self.config.attention_overlap_loss_mult * self.ambient_ramp
-            losses["attention_overlap_loss"] = weight * masked_mean(overlap, self.in_face_rect(batch))
-        return losses
+    def head_losses(self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Inside the face, the eye's attention where the audio acts (the audio's detached)."""
+        overlap = outputs["eye_attention"][:, 0] * outputs["ambient"][:, 0].detach()
+        weight = self.config.attention_overlap_loss_mult * self.ambient_ramp
+        return {"attention_overlap_loss": weight * masked_mean(overlap, self.in_face_rect(batch))}

@@ -9,11 +9,11 @@ from typing import Dict
 import torch
 
 from rad_nerfstudio.model_components.head_pose_correction import compose
-from rad_nerfstudio.models.rad_nerf import RadNerfModel
+from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @torch.no_grad()
-def refined_transforms(model: RadNerfModel, dataset: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
+def refined_transforms(model: PortraitModel, dataset: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
     """The dataset's ``transforms_train.json`` and ``transforms_val.json`` contents with every frame's
     ``transform_matrix`` replaced by its refined pose (as given where the model has no correction for it), in the
     dataset's metres; every other field kept."""

@@ -11,12 +11,12 @@ from rad_nerfstudio.errors import InputFileError
 
 if TYPE_CHECKING:  # the model's modules are imported when a run is loaded, not with this module
     from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
-    from rad_nerfstudio.models.rad_nerf import RadNerfModel
+    from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @dataclass
 class TrainedRun:
-    model: "RadNerfModel"
+    model: "PortraitModel"
     datamanager: "TalkingPortraitDataManager"
     checkpoint: Path
     step: int
@@ -39,7 +39,8 @@ def load_trained_run(config: Path) -> TrainedRun:
 
     from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
     from rad_nerfstudio.engine.checkpoints import check_checkpoint_fits, find_checkpoint, read_checkpoint
-    from rad_nerfstudio.models.rad_nerf import RadNerfModel, RadNerfModelConfig
+    from rad_nerfstudio.models.portrait_config import PortraitModelConfig
+    from rad_nerfstudio.models.portrait_model import PortraitModel
 
     check_run_config(config)
     try:
@@ -48,7 +49,7 @@ def load_trained_run(config: Path) -> TrainedRun:
         raise InputFileError(config, f"cannot be read as a nerfstudio run's config ({err})") from err
     if not isinstance(trainer_config, TrainerConfig):
         raise InputFileError(config, "is not a nerfstudio run's config.yml")
-    if not isinstance(trainer_config.pipeline.model, RadNerfModelConfig):
+    if not isinstance(trainer_config.pipeline.model, PortraitModelConfig):
         raise InputFileError(config, f"is a {trainer_config.method_name} run, not a talking-portrait one")
     checkpoint = find_checkpoint(trainer_config.get_checkpoint_dir())
     state = read_checkpoint(checkpoint)
@@ -60,5 +61,5 @@ def load_trained_run(config: Path) -> TrainedRun:
     check_checkpoint_fits(checkpoint, state, pipeline, trainer_config.method_name or "this")
     pipeline.load_pipeline(state["pipeline"], state["step"])
     model, datamanager = pipeline.model, pipeline.datamanager
-    assert isinstance(model, RadNerfModel) and isinstance(datamanager, TalkingPortraitDataManager)
+    assert isinstance(model, PortraitModel) and isinstance(datamanager, TalkingPortraitDataManager)
     return TrainedRun(model, datamanager, checkpoint, int(state["step"]))

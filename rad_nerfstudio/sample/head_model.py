@@ -199,19 +199,19 @@ def head_albedo(
     part: str, points: Float[np.ndarray, "n 3"], state: FaceState, palette: Palette, nose: Ellipsoid
 ) -> Float[np.ndarray, "n 3"]:
     """Surface colour of head points of one part (``skull``, ``nose`` or ``ear``)."""
-    colour = np.tile(palette.skin, (points.shape[0], 1))
+    color = np.tile(palette.skin, (points.shape[0], 1))
     x, y, z = points[:, 0], points[:, 1], points[:, 2]
     if part == "ear":
-        return colour * 0.9
+        return color * 0.9
     if part == "nose":
         local = (points - nose.center) / nose.radii
         nostril = (local[:, 1] < -0.55) & (np.abs(np.abs(local[:, 0]) - 0.45) < 0.22) & (local[:, 2] > 0.3)
-        colour = colour * np.array([1.0, 0.95, 0.93])
-        colour[nostril] = palette.skin * 0.35
-        return colour
+        color = color * np.array([1.0, 0.95, 0.93])
+        color[nostril] = palette.skin * 0.35
+        return color
     front = z > 0.03
     hair = y > 0.062 - 0.5 * np.clip(0.05 - z, 0.0, None)
-    colour[hair] = palette.hair * (0.9 + 0.2 * (np.sin(x * 900.0 + y * 300.0) > 0))[hair, None]
+    color[hair] = palette.hair * (0.9 + 0.2 * (np.sin(x * 900.0 + y * 300.0) > 0))[hair, None]
     for cx, cy in EYE_CENTERS:
         u = (x - cx) / EYE_HALF_SIZE[0]
         upper, lower = _lid_height(u, state.eye_open)
@@ -220,15 +220,15 @@ def head_albedo(
         visible = in_eye & (dy > lower) & (dy < upper)
         lid = in_eye & (dy >= upper) & (dy < -lower + 0.0012)
         r = np.hypot(x - cx, dy)
-        colour[lid] = palette.skin * 0.82
-        colour[visible] = np.array([0.94, 0.93, 0.9])
-        colour[visible & (r < IRIS_RADIUS)] = palette.iris
-        colour[visible & (r < PUPIL_RADIUS)] = 0.03
+        color[lid] = palette.skin * 0.82
+        color[visible] = np.array([0.94, 0.93, 0.9])
+        color[visible & (r < IRIS_RADIUS)] = palette.iris
+        color[visible & (r < PUPIL_RADIUS)] = 0.03
         lash = in_eye & (np.abs(dy - upper) < 0.0009)
-        colour[lash] = palette.hair * 0.5
+        color[lash] = palette.hair * 0.5
         lo, hi = _brow_range(cx)
         brow = front & (np.abs(y - _brow_y(x, cx)) < 0.0024) & (x > lo - 0.001) & (x < hi + 0.001)
-        colour[brow] = palette.hair
+        color[brow] = palette.hair
     outer_w, inner_w, inner_top, inner_bottom, outer_top, outer_bottom = mouth_profile(state)
     mx, my = MOUTH_CENTER
     s_outer = np.sqrt(np.clip(1.0 - ((x - mx) / outer_w) ** 2, 0.0, None))
@@ -236,11 +236,11 @@ def head_albedo(
     dy = y - my
     lips = front & (s_outer > 0) & (dy < outer_top * s_outer) & (dy > -outer_bottom * s_outer)
     interior = front & (s_inner > 0) & (dy < inner_top * s_inner) & (dy > -inner_bottom * s_inner)
-    colour[lips] = palette.lips
-    colour[interior] = np.array([0.22, 0.04, 0.06])
+    color[lips] = palette.lips
+    color[interior] = np.array([0.22, 0.04, 0.06])
     teeth = interior & (dy > inner_top * s_inner - 0.0035)
-    colour[teeth] = np.array([0.92, 0.9, 0.84])
-    return colour
+    color[teeth] = np.array([0.92, 0.9, 0.84])
+    return color
 
 
 def torso_albedo(part: str, points: Float[np.ndarray, "n 3"], palette: Palette) -> Float[np.ndarray, "n 3"]:
@@ -248,7 +248,7 @@ def torso_albedo(part: str, points: Float[np.ndarray, "n 3"], palette: Palette) 
     if part == "neck":
         return np.tile(palette.skin * 0.88, (points.shape[0], 1))
     stripe = (np.floor((points[:, 1] + 1.0) / 0.03) % 2).astype(bool)
-    colour = np.where(stripe[:, None], palette.shirt_stripe, palette.shirt)
+    color = np.where(stripe[:, None], palette.shirt_stripe, palette.shirt)
     collar = (points[:, 1] > -0.045) & (np.abs(points[:, 0]) < 0.075) & (points[:, 2] > 0)
-    colour[collar] = palette.shirt * 0.6
-    return colour
+    color[collar] = palette.shirt * 0.6
+    return color

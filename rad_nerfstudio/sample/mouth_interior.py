@@ -47,15 +47,15 @@ def mouth_interior(xy: Float[np.ndarray, "n 2"], state: FaceState) -> Float[np.n
     above_bottom = xy[:, 1] - bottom
     gap = np.maximum(top - bottom, 1e-6)
     depth = np.clip(np.minimum(below_top, above_bottom) / (0.5 * gap), 0.0, 1.0)
-    colour = CAVITY * (1.0 - 0.45 * depth[:, None])
+    color = CAVITY * (1.0 - 0.45 * depth[:, None])
     tongue = above_bottom < 0.35 * gap * s
-    colour[tongue] = TONGUE * (0.55 + 0.45 * s[tongue, None])
+    color[tongue] = TONGUE * (0.55 + 0.45 * s[tongue, None])
     gaps = np.min(np.abs(np.abs(xy[:, None, 0] - MOUTH_CENTER[0]) - TOOTH_EDGES[None]), axis=1)
     tooth_shade = (0.15 + 0.85 * s**2) * (1.0 - 0.18 * np.exp(-((gaps / 0.0003) ** 2)))  # darker to the corners
     scallop = 1.0 - 0.15 * np.exp(-((gaps / 0.001) ** 2))  # tooth corners are rounded
     upper = below_top < UPPER_TEETH_HEIGHT * s**0.5 * scallop
     lip_shadow = np.clip(below_top / 0.0012, 0.35, 1.0)
-    colour[upper] = TEETH * (tooth_shade * lip_shadow)[upper, None]
+    color[upper] = TEETH * (tooth_shade * lip_shadow)[upper, None]
     lower = (above_bottom < LOWER_TEETH_HEIGHT * s * scallop) & (gap > LOWER_TEETH_GAP)
-    colour[lower] = TEETH * 0.7 * tooth_shade[lower, None]
-    return colour
+    color[lower] = TEETH * 0.7 * tooth_shade[lower, None]
+    return color

@@ -59,19 +59,19 @@ class PhotoLook:
             else:
                 xy = points[:, :2] * EAR_PULL if part.part == "ear" else points[:, :2]
             uv, region = frame_warp.lookup(xy)
-            colour = sample_bilinear(self.photo, uv) / self._rest_shading(part, points)
+            color = sample_bilinear(self.photo, uv) / self._rest_shading(part, points)
             front = (points[:, 2] > 0.0) & (part.part == "skull")
             lips = front & (region == LIPS)
-            colour[lips] *= lip_shading(points[lips, :2], state)
+            color[lips] *= lip_shading(points[lips, :2], state)
             mouth = front & (region == MOUTH)
-            colour[mouth] = mouth_interior(points[mouth, :2], state)
-            return colour
+            color[mouth] = mouth_interior(points[mouth, :2], state)
+            return color
 
         return albedo
 
     def torso_albedo(self, part: Ellipsoid, points: Float[np.ndarray, "n 3"]) -> Float[np.ndarray, "n 3"]:
-        colour = photo_torso_albedo(part.part, points, self.photo, self.warp.similarity)
-        return colour / self._rest_shading(part, points)
+        color = photo_torso_albedo(part.part, points, self.photo, self.warp.similarity)
+        return color / self._rest_shading(part, points)
 
     def shading_normals(self, part: Ellipsoid, points: Float[np.ndarray, "n 3"]) -> Float[np.ndarray, "n 3"]:
         """Surface normals, but the nose's lean towards the cheek's behind it where it meets the face, so that

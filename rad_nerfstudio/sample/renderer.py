@@ -93,8 +93,8 @@ class PortraitRenderer:
         t[near], index[near] = nearest_hit(origin, directions[near] @ rotation.astype(np.float32), parts)
         return origin, t, index
 
-    def _colour(self, directions, view_dirs, parts, rotation, origin, t, index, albedo_fn: AlbedoFn) -> np.ndarray:
-        colours = np.zeros((directions.shape[0], 3), dtype=np.float32)
+    def _color(self, directions, view_dirs, parts, rotation, origin, t, index, albedo_fn: AlbedoFn) -> np.ndarray:
+        colors = np.zeros((directions.shape[0], 3), dtype=np.float32)
         for k, part in enumerate(parts):
             sel = np.flatnonzero(index == k)
             if sel.size == 0:
@@ -102,8 +102,8 @@ class PortraitRenderer:
             points = origin + t[sel, None] * (directions[sel] @ rotation.astype(np.float32))
             normals = self.look.shading_normals(part, points) @ rotation.T
             shiny = part.part in ("skull", "nose")
-            colours[sel] = _shade(albedo_fn(part, points), normals, view_dirs[sel], 24.0, 0.08 if shiny else 0.0)
-        return colours
+            colors[sel] = _shade(albedo_fn(part, points), normals, view_dirs[sel], 24.0, 0.08 if shiny else 0.0)
+        return colors
 
     def _trace(self, directions, view_dirs, background, params: FrameParams, head, head_albedo: AlbedoFn) -> _Rays:
         head_origin, t_head, i_head = self._cast(
@@ -112,10 +112,10 @@ class PortraitRenderer:
         body_origin, t_body, i_body = self._cast(
             directions, view_dirs, params.torso_rotation, params.torso_translation, self.torso_parts
         )
-        head_colour = self._colour(
+        head_color = self._color(
             directions, view_dirs, head, params.head_rotation, head_origin, t_head, i_head, head_albedo
         )
-        body_colour = self._colour(
+        body_color = self._color(
             directions,
             view_dirs,
             self.torso_parts,
@@ -127,11 +127,11 @@ class PortraitRenderer:
         )
         head_front = (i_head >= 0) & (t_head <= t_body)
         body_hit = i_body >= 0
-        rgb = np.where(head_front[:, None], head_colour, np.where(body_hit[:, None], body_colour, background))
+        rgb = np.where(head_front[:, None], head_color, np.where(body_hit[:, None], body_color, background))
         labels = np.full(rgb.shape[0], LABEL_BACKGROUND, dtype=np.int64)
         labels[body_hit] = np.where(self.is_neck[i_body[body_hit]], LABEL_NECK, LABEL_TORSO)
         labels[head_front] = LABEL_HEAD
-        torso_rgb = body_colour * np.where(head_front & body_hit, HIDDEN_TORSO_DARKENING, 1.0)[:, None]
+        torso_rgb = body_color * np.where(head_front & body_hit, HIDDEN_TORSO_DARKENING, 1.0)[:, None]
         surface = np.where(head_front, i_head, np.where(body_hit, 16 + i_body, -1))
         return _Rays(rgb, labels, body_hit, torso_rgb, surface)
 

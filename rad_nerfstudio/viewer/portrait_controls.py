@@ -37,7 +37,7 @@ class PortraitViewerControls(nn.Module):
         self.eye = ViewerSlider("Eye openness", 1.0, 0.0, 1.5, 0.05, cb_hook=self._sync)
         self.torso = ViewerCheckbox("Torso", True, cb_hook=self._sync)
         self.background = ViewerDropdown("Background", "dataset", ["dataset", "colour"], cb_hook=self._sync)
-        self.background_colour = ViewerRGB("Background colour", (255, 255, 255), cb_hook=self._sync)
+        self.background_color = ViewerRGB("Background colour", (255, 255, 255), cb_hook=self._sync)
         self._sync()
 
     def _sync(self, _element: object = None) -> None:
@@ -47,8 +47,8 @@ class PortraitViewerControls(nn.Module):
             frame = int(self.audio_frame.value)
             background = None
             if self.background.value == "colour":
-                colour = torch.tensor(self.background_colour.value, dtype=torch.uint8)
-                background = colour.expand(*self._plate_shape, 3)
+                color = torch.tensor(self.background_color.value, dtype=torch.uint8)
+                background = color.expand(*self._plate_shape, 3)
             c = self.controls
             c.audio_frame = frame
             c.audio_smoothing = float(self.audio_smoothing.value)

@@ -64,6 +64,7 @@ def test_a_forced_step_that_is_interrupted_is_redone_next_time(tmp_path):
     assert log == ["frames", "audio-features", "landmarks", "poses"]
 
 
+@pytest.mark.slow
 def test_a_killed_rad_process_run_resumes_from_its_last_finished_step(tmp_path):
     """SIGKILL (no clean-up at all) in the middle of the third step of a real process."""
     script = textwrap.dedent(
@@ -134,6 +135,7 @@ def test_an_mp4_on_a_full_disk_is_a_clear_error_and_leaves_nothing(tmp_path, mon
     assert not list(path.parent.iterdir()), "no mp4 and no partial file"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL])
 def test_a_killed_render_leaves_no_mp4(tmp_path, signum):
     """The writer of rad-render, killed while writing: SIGTERM cleans up; SIGKILL leaves only a hidden .partial."""

@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 
 from rad_nerfstudio.evaluation.landmark_distance import DetectorUnavailableError, FaceAlignmentDetector
+from rad_nerfstudio.evaluation.portrait_evaluation import EvalArgs, evaluate_portrait
 from rad_nerfstudio.model_components.lpips_net import Lpips
-from rad_nerfstudio.scripts.evaluate import EvalArgs, evaluate_portrait
+
+pytestmark = pytest.mark.slow  # the project's commands, run end to end
 
 
 def _brightness_landmarks(image, face):

@@ -50,7 +50,7 @@ def test_gui_changes_reach_the_render_controls(server):
     controls.audio_smoothing.gui_handle.value = 0.5
     controls.torso.gui_handle.value = False
     controls.background.gui_handle.value = "colour"
-    controls.background_colour.gui_handle.value = (10, 20, 30)
+    controls.background_color.gui_handle.value = (10, 20, 30)
     assert _wait_for(lambda: state.background is not None and int(state.background[0, 0, 2]) == 30)
     assert _wait_for(lambda: state.audio_smoothing == 0.5 and not state.torso)
     assert state.background is not None and state.background.shape == (8, 8, 3)

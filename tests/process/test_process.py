@@ -86,6 +86,7 @@ def test_the_dataparser_trains_on_the_processed_dataset(processed):
     assert float(outputs["accumulation"].max()) > 0, "rays reach the head: the cameras look at the scene box"
 
 
+@pytest.mark.slow
 def test_a_second_run_skips_finished_steps_and_force_redoes_one_and_the_rest(processed, tmp_path):
     root = Path(shutil.copytree(processed["root"], tmp_path / "dataset"))
     command = [str(BIN / "rad-process"), "--video", str(processed["video"]), "--output-dir", str(root)]
@@ -111,6 +112,7 @@ def _video(path: Path, frames: int, audio_seconds: float | None) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_bad_inputs_are_refused_naming_the_file(tmp_path):
     silent = _video(tmp_path / "silent.mp4", 30, None)
     with pytest.raises(InputFileError, match=r"none.pth: does not exist \(--parsing-weights\)"):

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.face_focused_sampler import FaceFocusedSamplerConfig
 from rad_nerfstudio.data.mouth_region import mouth_region, triangulate_landmarks
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
@@ -79,16 +80,18 @@ def test_mouth_rays_land_in_the_mouth_rect():
     face = torch.tensor([[10, 20, 60, 80]])
     mouth = torch.tensor([[30, 60, 40, 66]])
     sampler = PortraitPixelSamplerConfig(
-        kind="face-focused", num_rays_per_batch=1000, face_fraction=0.5, mouth_fraction=0.2
+        kind="face-focused",
+        num_rays_per_batch=1000,
+        face_focused=FaceFocusedSamplerConfig(face_fraction=0.5, mouth_fraction=0.2),
     ).setup(num_images=1, height=100, width=100, face_rects=face, mouth_rects=mouth)
     draws = sampler.sample(0)
     in_mouth = (draws[:, 2] >= 30) & (draws[:, 2] < 40) & (draws[:, 1] >= 60) & (draws[:, 1] < 66)
     assert bool(in_mouth[500:700].all())
     assert 0.2 <= float(in_mouth.float().mean()) < 0.25
     with pytest.raises(ValueError, match="must not exceed 1"):
-        PortraitPixelSamplerConfig(kind="face-focused", face_fraction=0.9, mouth_fraction=0.2).setup(
-            num_images=1, height=100, width=100, face_rects=face, mouth_rects=mouth
-        ).sample(0)
+        PortraitPixelSamplerConfig(
+            kind="face-focused", face_focused=FaceFocusedSamplerConfig(face_fraction=0.9, mouth_fraction=0.2)
+        ).setup(num_images=1, height=100, width=100, face_rects=face, mouth_rects=mouth).sample(0)
 
 
 def _config(kind: str, **overrides):
@@ -102,10 +105,10 @@ def _config(kind: str, **overrides):
     )
     if kind == "rad-nerf":
         return RadNerfModelConfig(
-            head=RadHeadFieldConfig(spatial_grid=TINY_GRID, audio_grid=TINY_GRID, hidden_dim=32, pose_colour=True),
+            head=RadHeadFieldConfig(spatial_grid=TINY_GRID, audio_grid=TINY_GRID, hidden_dim=32, pose_color=True),
             **common,
         )
-    return ErNerfModelConfig(head=ErNerfHeadFieldConfig(hidden_dim=32, pose_colour=True), **common)
+    return ErNerfModelConfig(head=ErNerfHeadFieldConfig(hidden_dim=32, pose_color=True), **common)
 
 
 @pytest.mark.parametrize("kind", ["rad-nerf", "er-nerf"])
@@ -141,7 +144,7 @@ def test_audio_changes_the_head_only_inside_the_mouth_region(manager, kind):
     assert not torch.allclose(a_in, b_in)
 
 
-def test_pose_coloured_heads_see_the_camera_rotation(manager):
+def test_pose_colored_heads_see_the_camera_rotation(manager):
     model = build_model(_config("rad-nerf"), manager)
     for parameter in model.head.color.parameters():
         torch.nn.init.normal_(parameter, std=0.5)
@@ -151,10 +154,10 @@ def test_pose_coloured_heads_see_the_camera_rotation(manager):
     identity = torch.eye(3).reshape(1, 9).expand(8, 9)
     turned = torch.tensor([[0.0, 0, 1], [0, 1, 0], [-1, 0, 0]]).reshape(1, 9).expand(8, 9)
     assert not torch.allclose(
-        model.head.colour(geometry, directions, rows, identity), model.head.colour(geometry, directions, rows, turned)
+        model.head.rgb(geometry, directions, rows, identity), model.head.rgb(geometry, directions, rows, turned)
     )
     with pytest.raises(ValueError, match="camera_rotation"):
-        model.head.colour(geometry, directions, rows)
+        model.head.rgb(geometry, directions, rows)
 
 
 def test_the_cpu_methods_confine_the_audio_and_the_paper_methods_keep_the_anchors_defaults():
@@ -163,13 +166,13 @@ def test_the_cpu_methods_confine_the_audio_and_the_paper_methods_keep_the_anchor
     for spec in (rad_nerf_small, er_nerf_small):
         model, sampler = spec.config.pipeline.model, spec.config.pipeline.datamanager.pixel_sampler
         assert model.audio_in_mouth_region and model.head_mask_loss_mult > 0
-        assert sampler.kind == "face-focused" and sampler.mouth_fraction > 0
+        assert sampler.kind == "face-focused" and sampler.face_focused.mouth_fraction > 0
     assert rad_nerf_small.config.pipeline.model.head.code_to_density
     assert rad_nerf_small.config.pipeline.model.head.audio_grid.finest_resolution <= 32
     for spec in (rad_nerf, er_nerf):
         model = spec.config.pipeline.model
         assert not model.audio_in_mouth_region and model.head_mask_loss_mult == 0
-        assert spec.config.pipeline.datamanager.pixel_sampler.mouth_fraction == 0
+        assert spec.config.pipeline.datamanager.pixel_sampler.face_focused.mouth_fraction == 0
     rates = {name: group["optimizer"].lr for name, group in rad_nerf.config.optimizers.items()}
     assert rates == {"grids": 5e-3, "mlps": 5e-4, "torso_grids": 5e-3, "torso_mlps": 5e-4, "camera_opt": 5e-4}
     for spec in (rad_nerf, rad_nerf_small, er_nerf, er_nerf_small):  # each group decays from its rate to a tenth

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.evaluation.portrait_evaluation import EvalArgs, evaluate_portrait
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.field_components.pose_anchors import AdaptivePoseEncoding
@@ -20,7 +21,6 @@ from rad_nerfstudio.fields.torso_field import TorsoField, TorsoFieldConfig
 from rad_nerfstudio.model_components.lpips_net import Lpips
 from rad_nerfstudio.models.er_nerf import ErNerfModel, ErNerfModelConfig
 from rad_nerfstudio.render.trained_run import load_trained_run
-from rad_nerfstudio.scripts.evaluate import EvalArgs, evaluate_portrait
 from tests.conftest import train_small_run
 from tests.helpers import audio_clip, read_mp4_streams
 from tests.model_steps import TINY_GRID, build_model, train_step
@@ -167,6 +167,7 @@ def test_whole_images_carry_the_attention_maps_for_the_viewer(parts):
     assert outputs["ambient"].shape == (96, 96, 1) and outputs["eye_attention"].shape == (96, 96, 1)
 
 
+@pytest.mark.slow
 def test_er_nerf_small_trains_with_ns_train_and_renders_and_evaluates_like_rad_nerf(sample_dir, tmp_path):
     """The same commands as for rad-nerf: ns-train, rad-render with a driving audio, rad-eval."""
     config = train_small_run("er-nerf-small", sample_dir, tmp_path)

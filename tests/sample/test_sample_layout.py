@@ -89,9 +89,9 @@ def test_parsing_uses_only_the_anchors_palette(sample, sample_dir):
     seen = set()
     for i in range(0, sample.num_frames, 7):
         parsing = read_rgb(sample_dir / "parsing" / f"{i}.png")[..., ::-1]  # back to BGR as stored
-        colours = {tuple(c) for c in np.unique(parsing.reshape(-1, 3), axis=0)}
-        assert colours <= PALETTE, colours - PALETTE
-        seen |= colours
+        colors = {tuple(c) for c in np.unique(parsing.reshape(-1, 3), axis=0)}
+        assert colors <= PALETTE, colors - PALETTE
+        seen |= colors
     assert seen == PALETTE, "every class (head, neck, torso, background) appears"
 
 
@@ -99,8 +99,8 @@ def test_face_landmarks_fall_on_head_pixels_and_the_head_is_blue_in_rgb(sample_d
     parsing_rgb = read_rgb(sample_dir / "parsing" / "10.png")
     lms = np.loadtxt(sample_dir / "ori_imgs" / "10.lms")
     inner_face = np.round(lms[17:68]).astype(int)
-    colours = parsing_rgb[inner_face[:, 1], inner_face[:, 0]]
-    assert np.all(colours == [0, 0, 255]), "seen as RGB, the head is blue"
+    colors = parsing_rgb[inner_face[:, 1], inner_face[:, 0]]
+    assert np.all(colors == [0, 0, 255]), "seen as RGB, the head is blue"
 
 
 def test_torso_layer_is_rgba_and_covers_neck_and_torso(sample_dir):

@@ -7,9 +7,11 @@ import pytest
 import torch
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.face_focused_sampler import FaceFocusedSamplerConfig
 from rad_nerfstudio.data.lips_patches import lips_patch_indices
-from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig, UniformPixelSampler
+from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 from rad_nerfstudio.data.portrait_tables import LIPS_PATCH_KEY, PORTRAIT_METADATA_KEY
+from rad_nerfstudio.data.sampler_base import UniformPixelSampler
 from tests.helpers import read_rgb
 
 
@@ -25,7 +27,7 @@ def test_images_are_cached_as_uint8_at_their_byte_size(manager):
     assert manager.eval_images.shape == (10, 96, 96, 3)
 
 
-def test_training_rays_carry_their_frame_index_and_their_pixel_colour(manager, dataset):
+def test_training_rays_carry_their_frame_index_and_their_pixel_color(manager, dataset):
     ray_bundle, batch = manager.next_train(0)
     indices = batch["indices"]
     tables = manager.train_dataset.metadata[PORTRAIT_METADATA_KEY]
@@ -88,9 +90,9 @@ def test_more_than_one_process_is_refused(dataset):
 def test_face_focused_sampling_puts_its_share_of_rays_in_the_face_rect():
 
     rects = torch.tensor([[10, 20, 30, 40], [0, 0, 5, 5]])
-    sampler = PortraitPixelSamplerConfig(kind="face-focused", num_rays_per_batch=1000, face_fraction=0.6).setup(
-        num_images=2, height=100, width=100, face_rects=rects
-    )
+    sampler = PortraitPixelSamplerConfig(
+        kind="face-focused", num_rays_per_batch=1000, face_focused=FaceFocusedSamplerConfig(face_fraction=0.6)
+    ).setup(num_images=2, height=100, width=100, face_rects=rects)
     draws = sampler.sample(0)
     rect = rects[draws[:, 0]]
     inside = (

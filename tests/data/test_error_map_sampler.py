@@ -8,7 +8,7 @@ import pytest
 import torch
 from scipy.stats import chi2
 
-from rad_nerfstudio.data.error_map_sampler import ErrorMapPixelSampler
+from rad_nerfstudio.data.error_map_sampler import ErrorMapPixelSampler, ErrorMapSamplerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
 
 IMAGES, SIZE, CELLS = 3, 40, 8  # 40 px over 8 cells: 5 px per cell
@@ -18,10 +18,10 @@ def _sampler(uniform_fraction=0.2, seed=0, momentum=0.9) -> ErrorMapPixelSampler
     config = PortraitPixelSamplerConfig(
         kind="error-map",
         num_rays_per_batch=2048,
-        map_resolution=CELLS,
-        uniform_fraction=uniform_fraction,
         seed=seed,
-        error_momentum=momentum,
+        error_map=ErrorMapSamplerConfig(
+            map_resolution=CELLS, uniform_fraction=uniform_fraction, error_momentum=momentum
+        ),
     )
     sampler = config.setup(num_images=IMAGES, height=SIZE, width=SIZE)
     assert isinstance(sampler, ErrorMapPixelSampler)

@@ -22,6 +22,8 @@ from rad_nerfstudio.render.driving_audio import load_driving_audio
 from rad_nerfstudio.scripts.render import RenderArgs, render_portrait
 from tests.helpers import audio_clip, read_mp4_streams
 
+pytestmark = pytest.mark.slow  # the project's commands, run end to end
+
 BIN = Path(sys.executable).parent
 
 
@@ -86,8 +88,8 @@ def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path,
         args.background, args.output_path = "dataset", tmp_path / "dataset_plate.mp4"
         render_portrait(args)
         corner = (slice(None), slice(0, 3), slice(0, 3))
-        recoloured = read_mp4_streams(args.output_path)["frames"][corner]
-        moved = (frames[corner].astype(float) - recoloured).reshape(-1, 3).mean(0)
+        recolored = read_mp4_streams(args.output_path)["frames"][corner]
+        moved = (frames[corner].astype(float) - recolored).reshape(-1, 3).mean(0)
         plate = cv2.cvtColor(cv2.imread(str(trained_run.parents[4] / "portrait" / "bc.jpg")), cv2.COLOR_BGR2RGB)
         towards = np.array([32.0, 64.0, 96.0]) - plate[:6, :6].reshape(-1, 3).mean(0)
         assert np.linalg.norm(moved) > 5, moved

@@ -12,9 +12,11 @@ import pytest
 import torch
 import yaml
 
+from rad_nerfstudio.engine.commands import ns_train_command
 from rad_nerfstudio.errors import CheckpointError
 from rad_nerfstudio.render.trained_run import load_trained_run
-from tests.conftest import ns_train_command
+
+pytestmark = pytest.mark.slow  # the project's commands, run end to end
 
 
 def _copy_run(config: Path, root: Path) -> tuple[Path, Path]:

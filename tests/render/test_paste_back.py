@@ -49,6 +49,7 @@ def _psnr(a: np.ndarray, b: np.ndarray) -> float:
     return 10 * np.log10(255.0**2 / max(mse, 1e-10))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("region", ["head", "mouth"])
 def test_paste_back_keeps_the_source_outside_the_blend_at_its_size_and_rate(
     trained_run, sample_dir, hd_source, tmp_path, region
@@ -115,6 +116,7 @@ def test_source_frames_serve_backward_runs_in_order(tmp_path):
         assert all(abs(v - 4 * k) <= 2 for v, k in zip(values, order, strict=True))
 
 
+@pytest.mark.slow
 def test_paste_back_on_without_its_files_is_refused(trained_run, sample_dir, tmp_path):
     dataset = trained_run.parents[4] / "portrait"
     assert recorded_source_video(dataset) is None

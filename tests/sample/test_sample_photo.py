@@ -108,6 +108,7 @@ def test_each_look_is_deterministic_whatever_the_worker_count(look, tmp_path):
     _assert_same_dataset(first, second)
 
 
+@pytest.mark.slow
 def test_the_command_line_offers_both_looks():
     help_text = subprocess.run(
         [str(Path(sys.executable).parent / "rad-sample"), "--help"], capture_output=True, text=True, check=True

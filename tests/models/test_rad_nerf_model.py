@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +15,14 @@ from nerfstudio.viewer.utils import parse_object
 from nerfstudio.viewer.viewer_elements import ViewerElement
 
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+from rad_nerfstudio.data.error_map_sampler import ErrorMapSamplerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
+from rad_nerfstudio.engine.commands import BIN, ns_train_command
+from rad_nerfstudio.engine.manual_steps import run_callbacks
 from rad_nerfstudio.model_components.losses import photometric_loss
 from rad_nerfstudio.render.controls import RenderControls
 from tests.conftest import TINY_RUN_ARGS
-from tests.model_steps import TINY_GRID, build_model, sample_manager, small_rad_config, train_step, training_callbacks
+from tests.model_steps import TINY_GRID, build_model, pipeline_callbacks, sample_manager, small_rad_config, train_step
 
 GRID = TINY_GRID
 
@@ -81,6 +82,19 @@ def test_lips_stage_alternates_lips_patches_with_lpips_and_ordinary_batches(part
     assert model.stage == "torso" and not manager.lips_stage and manager.torso_stage
 
 
+def test_the_data_manager_follows_the_model_stages_through_its_own_callbacks(parts):
+    manager, model = parts
+    callbacks = pipeline_callbacks(manager, model)
+    before = TrainingCallbackLocation.BEFORE_TRAIN_ITERATION
+    for step, lips, torso in ((0, False, False), (10, True, False), (12, False, True)):
+        run_callbacks(callbacks, step, before)
+        assert (model.stage, manager.lips_stage, manager.torso_stage) == (model.schedule.stage_at(step), lips, torso)
+    assert manager.train_pixel_sampler.torso_stage, "the sampler draws the torso stage's rays"
+    manager.next_train(12)
+    with pytest.raises(ValueError, match="3 ray errors for a batch of 256 rays"):
+        manager.feed_back(torch.zeros(3), 12)
+
+
 def test_torso_stage_freezes_the_head_and_trains_the_torso(parts):
     manager, model = parts
     outputs, losses = train_step(manager, model, 12)
@@ -114,7 +128,7 @@ def test_the_trained_step_and_so_the_stage_is_saved_with_the_model(parts):
 
 def test_occupancy_callback_updates_the_grid_under_a_training_condition(parts):
     _, model = parts
-    callbacks = training_callbacks(*parts)
+    callbacks = pipeline_callbacks(*parts)
     assert model.occupancy.occupancy_ratio() == 1.0
     for callback in callbacks:
         callback.run_callback_at_location(0, callback.where_to_run[0])
@@ -134,43 +148,30 @@ def test_full_image_rendering_uses_the_frame_and_the_viewer_frame(parts):
     assert model.get_outputs_for_camera(camera)["rgb"].shape == (96, 96, 3)
 
 
-def _nerfstudio(command: str, *args: str) -> str:
-    """Run one of nerfstudio's own commands from this environment; its output, or a failure showing it."""
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / command), *args], capture_output=True, text=True, timeout=400
-    )
+def _run(*command: str) -> str:
+    """Run a command line; its output, or a failure showing it."""
+    result = subprocess.run(list(command), capture_output=True, text=True, timeout=400)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
 
+@pytest.mark.slow
 def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tmp_path):
     """On a dataset laid out exactly like the anchors' (their files only, DeepSpeech features), nerfstudio's own
     trainer writes a checkpoint that its own ns-eval and --load-dir read back."""
     shutil.rmtree(dataset / "gt")
     shutil.rmtree(dataset / "raw")
     np.save(dataset / "aud_ds.npy", np.random.default_rng(0).normal(size=(100, 16, 29)).astype(np.float32))
-    common = [
-        "rad-nerf-small",
-        "--data",
-        str(dataset),
-        "--vis",
-        "tensorboard",
-        "--output-dir",
-        str(tmp_path),
-        "--timestamp",
-        "t",
-        "--steps-per-eval-image",
-        "1000",
-        *TINY_RUN_ARGS,
-    ]
-    log = _nerfstudio("ns-train", *common, "--max-num-iterations", "4", "--steps-per-save", "4")
+    common = ns_train_command("rad-nerf-small", dataset, tmp_path, "--timestamp", "t", "--steps-per-eval-image", "1000")
+    common += TINY_RUN_ARGS
+    log = _run(*common, "--max-num-iterations", "4", "--steps-per-save", "4")
     assert "deepspeech [100, 16, 29]" in log.replace("\n", " ")
     run = tmp_path / dataset.name / "rad-nerf-small" / "t"
     assert list((run / "nerfstudio_models").glob("step-*.ckpt"))
     metrics = tmp_path / "metrics.json"
-    _nerfstudio("ns-eval", "--load-config", str(run / "config.yml"), "--output-path", str(metrics))
+    _run(str(BIN / "ns-eval"), "--load-config", str(run / "config.yml"), "--output-path", str(metrics))
     assert "psnr" in json.loads(metrics.read_text())["results"]
-    _nerfstudio("ns-train", *common, "--load-dir", str(run / "nerfstudio_models"), "--max-num-iterations", "6")
+    _run(*common, "--load-dir", str(run / "nerfstudio_models"), "--max-num-iterations", "6")
 
 
 def _render(model, camera):
@@ -214,8 +215,8 @@ def test_render_controls_change_what_dataset_cameras_show(parts):
     model.render_controls = controls["audio code"]
     torch.testing.assert_close(_render(model, camera)["rgb"], by_frame)
     plates = {}
-    for name, colour in (("green", [0, 255, 0]), ("red", [255, 0, 0])):
-        plate = torch.tensor(colour, dtype=torch.uint8).expand(96, 96, 3)
+    for name, color in (("green", [0, 255, 0]), ("red", [255, 0, 0])):
+        plate = torch.tensor(color, dtype=torch.uint8).expand(96, 96, 3)
         model.render_controls = RenderControls(torso=False, background=plate)
         plates[name] = _render(model, camera)
     seen = 1 - plates["green"]["accumulation"][..., 0]  # how much of the plate shows through the head
@@ -275,17 +276,17 @@ def test_each_stage_uses_its_photometric_loss(parts):
 
 def test_training_feeds_per_ray_errors_to_the_error_map_sampler(dataset):
     config = TalkingPortraitDataManagerConfig(data=dataset)
-    config.pixel_sampler = PortraitPixelSamplerConfig(kind="error-map", num_rays_per_batch=256, map_resolution=16)
+    config.pixel_sampler = PortraitPixelSamplerConfig(
+        kind="error-map", num_rays_per_batch=256, error_map=ErrorMapSamplerConfig(map_resolution=16)
+    )
     manager = config.setup(device="cpu")
     model = _model(manager)
-    callbacks = training_callbacks(manager, model)
+    callbacks = pipeline_callbacks(manager, model)
     train_step(manager, model, 0)
     ray_bundle, batch = manager.next_train(0)
     outputs = model(ray_bundle)
     losses = model.get_loss_dict(outputs, batch)
-    for callback in callbacks:
-        if TrainingCallbackLocation.AFTER_TRAIN_ITERATION in callback.where_to_run:
-            callback.run_callback_at_location(1, TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
+    run_callbacks(callbacks, 1, TrainingCallbackLocation.AFTER_TRAIN_ITERATION)
     sampler = manager.train_pixel_sampler
     known = ~torch.isnan(sampler.error_map)
     assert 0 < int(known.sum()) <= 256

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from rad_nerfstudio.engine.checkpoints import checkpoint_step
+from rad_nerfstudio.engine.commands import ns_train_command
 from rad_nerfstudio.engine.stop_signals import StopRequests
-from tests.conftest import TINY_RUN_ARGS, ns_train_command
+from tests.conftest import TINY_RUN_ARGS
 
 ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 """The runs compared bit for bit run on one thread each: multi-threaded CPU reductions may sum in another order."""
@@ -77,6 +78,7 @@ def _load(path: Path) -> dict:
     return torch.load(path, map_location="cpu")
 
 
+@pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_that_resumes_like_an_uninterrupted_run(sample_dir, tmp_path):
     from rad_nerfstudio.audio.features import resolve_audio_features
 

@@ -113,14 +113,14 @@ def test_mp4_writer_muxes_audio_of_the_right_length(tmp_path):
 
 def test_rgb_to_yuv420p_matches_bt601_limited_range():
     """Our own colour conversion (FFmpeg's threaded one made the mp4 bytes depend on machine load)."""
-    colours = {
+    colors = {
         (255, 255, 255): (235, 128, 128),
         (0, 0, 0): (16, 128, 128),
         (255, 0, 0): (81, 90, 240),
         (0, 255, 0): (145, 54, 34),
         (0, 0, 255): (41, 240, 110),
     }
-    for rgb, (y, u, v) in colours.items():
+    for rgb, (y, u, v) in colors.items():
         planes = rgb_to_yuv420p(np.full((6, 10, 3), rgb, dtype=np.uint8))
         assert [p.shape for p in planes] == [(6, 10), (3, 5), (3, 5)]
         assert np.all(planes[0] == y) and np.all(planes[1] == u) and np.all(planes[2] == v), rgb

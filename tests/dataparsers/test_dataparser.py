@@ -118,7 +118,7 @@ def test_rects_come_from_the_landmarks_and_the_lips_rect_is_square(dataset):
 
 
 @pytest.mark.parametrize("choice, value", [("white", 255), ("black", 0)])
-def test_background_can_be_a_colour(dataset, choice, value):
+def test_background_can_be_a_color(dataset, choice, value):
     tables = _parse(dataset, background=choice)[0].metadata[PORTRAIT_METADATA_KEY]
     assert tables.background.dtype == torch.uint8 and bool(torch.all(tables.background == value))
 

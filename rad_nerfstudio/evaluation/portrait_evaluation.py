@@ -1,0 +1,320 @@
+"""The evaluation of a trained talking portrait on its validation frames (what ``rad-eval``, the benchmarks and the
+demo run): image metrics (PSNR, SSIM, lips PSNR, LPIPS), the mouth landmark distance, the mouth opening against
+the frames (and the truth on a generated dataset), the audio code's mouth r, optionally the same after a test-time
+pose alignment; written as JSON with a side-by-side video (ground truth | render | error, with the validation
+audio), a per-frame plot and two mouth pictures next to it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
+
+import numpy as np
+from nerfstudio.utils.rich_utils import CONSOLE
+
+from rad_nerfstudio.process.face_mesh import BackendUnavailableError
+from rad_nerfstudio.render.trained_run import load_trained_run
+
+if TYPE_CHECKING:
+    from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector
+    from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
+    from rad_nerfstudio.evaluation.mouth_comparison import MouthComparison
+    from rad_nerfstudio.model_components.lpips_net import Lpips
+    from rad_nerfstudio.render.trained_run import TrainedRun
+
+T = TypeVar("T")
+
+
+@dataclass
+class EvalArgs:
+    """Evaluate a trained talking portrait on its validation split."""
+
+    load_config: Path
+    """The training run's config.yml."""
+    output_path: Path = Path("eval/metrics.json")
+    """Metrics JSON; next to it go <stem>_side_by_side.mp4, <stem>_per_frame.png, <stem>_mouth_strip.png (lips
+    of ground truth above render, over time) and <stem>_mouth_opening.png (mouth opening over time)."""
+    lpips: bool = True
+    """Compute LPIPS (AlexNet; reported as unavailable, with the reason, when its weights cannot be loaded)."""
+    lmd: bool = True
+    """Compute the mouth landmark distance: face-alignment's 2D-FAN, or MediaPipe's face mesh when FAN's weights
+    cannot be loaded (the JSON's lmd_detector says which)."""
+    mouth: bool = True
+    """Measure the mouth opening of each render and its ground truth (MediaPipe's face mesh): mouth_r, and on a
+    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, plus the two mouth pictures."""
+    renders_from: Literal["model", "ground-truth"] = "model"
+    """'ground-truth' scores the ground-truth frames as if they were the renders: the ceiling of each metric."""
+    align_poses: bool = True
+    """Also score the frames after a test-time alignment of each one's head pose with the field frozen (the mouth
+    left out of the fit): the JSON's ``aligned`` block; the top-level metrics are the poses as given."""
+    align_steps: int = 100
+    """Adam steps of the alignment (128 rays of every validation frame each)."""
+
+
+def _optional(factory: Callable[[], T], unavailable: Dict[str, str], name: str) -> T | None:
+    """Build a metric's network, or record why it is unavailable."""
+    try:
+        return factory()
+    except (RuntimeError, BackendUnavailableError) as error:
+        unavailable[name] = str(error)
+        CONSOLE.print(f"[yellow]rad-eval: {name} unavailable: {error}")
+        return None
+
+
+def _landmark_detector(
+    factory: Callable[[], LandmarkDetector],
+    mesh: FaceMeshDetector | None,
+    unavailable: Dict[str, str],
+    notes: Dict[str, str],
+) -> LandmarkDetector | None:
+    """face-alignment (or the given factory's detector); offline, MediaPipe's face mesh instead."""
+    try:
+        return factory()
+    except RuntimeError as error:
+        if mesh is None:
+            unavailable["lmd"] = f"{error}; MediaPipe's face mesh is unavailable too"
+            return None
+        notes["lmd"] = f"{error}; measured with MediaPipe's face mesh (its 68 points) instead"
+        CONSOLE.print(f"[yellow]rad-eval: {notes['lmd']}")
+        return mesh
+
+
+def _detector_name(detector: object) -> str:
+    return str(getattr(detector, "name", getattr(detector, "__name__", type(detector).__name__)))
+
+
+def _rect(values) -> Tuple[int, int, int, int]:  # noqa: ANN001
+    x0, y0, x1, y1 = (int(v) for v in values)
+    return x0, y0, x1, y1
+
+
+def _validation_audio(datamanager, rows) -> np.ndarray | None:  # noqa: ANN001
+    """The dataset's speech during the validation frames (they are contiguous in the anchors' split)."""
+    from rad_nerfstudio.audio.reading import load_audio
+    from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE
+
+    wav = datamanager.get_datapath() / "aud.wav"
+    index = datamanager.tables.audio_index[rows]
+    if not wav.is_file() or not bool((index.diff() == 1).all()):
+        return None
+    fps = datamanager.tables.fps
+    start = int(round(int(index[0]) / fps * AUDIO_SAMPLE_RATE))
+    return load_audio(wav).numpy()[start : start + int(round(len(rows) / fps * AUDIO_SAMPLE_RATE))]
+
+
+def _render(model, dataset, k: int) -> Tuple[np.ndarray, float]:  # noqa: ANN001
+    """Validation frame ``k`` rendered as RGB uint8, and the seconds it took."""
+    import torch
+
+    camera = dataset.cameras[k : k + 1].to(model.device)
+    start = time.perf_counter()
+    rgb = model.get_outputs_for_camera(camera)["rgb"].clamp(0, 1)
+    if model.device.type == "cuda":
+        torch.cuda.synchronize()
+    seconds = time.perf_counter() - start
+    return (rgb * 255).round().to(torch.uint8).cpu().numpy(), seconds
+
+
+IMAGE_METRICS = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips")
+"""The per-frame image metrics of rad-eval (the poses as given, and after the alignment)."""
+
+
+def add_image_scores(scores: Dict[str, List], render, truth, rects, row: int, lpips, device) -> None:  # noqa: ANN001
+    """Append one frame's image metrics (colours in [0, 1]; ``rects``: the tables' rectangles) to ``scores``."""
+    from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr, ssim
+
+    scores["psnr"].append(psnr(render, truth))
+    scores["ssim"].append(ssim(render, truth))
+    scores["lips_psnr"].append(rect_psnr(render, truth, _rect(rects["lips"][row])))
+    scores["lips_tight_psnr"].append(rect_psnr(render, truth, _rect(rects["mouth"][row])))
+    if lpips is not None:
+        scores["lpips"].append(float(lpips(render[None].to(device), truth[None].to(device))))
+
+
+def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  # noqa: ANN001
+    """Image metrics of the validation frames after the test-time alignment of their poses (kept in the model only
+    while they are rendered), and the alignment's mean rotation and translation."""
+    import torch
+    from rich.progress import track
+
+    from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
+
+    images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
+    tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
+    scores: Dict[str, List[float]] = {name: [] for name in IMAGE_METRICS}
+    try:
+        for k in track(range(len(rows)), description="Scoring aligned validation frames", console=CONSOLE):
+            render = torch.from_numpy(_render(model, dataset, k)[0]).float() / 255
+            truth = images[k].float() / 255
+            add_image_scores(scores, render, truth, tables.rects, int(rows[k]), lpips, model.device)
+    finally:
+        model.pose_correction.held_out = None
+    return {
+        "steps": steps,
+        **{name: _mean(values) for name, values in scores.items()},  # pyright: ignore[reportArgumentType]
+        "rotation_mean_deg": float(np.degrees(tangents[:, 3:].norm(dim=-1).mean())),
+        "translation_mean": float(tangents[:, :3].norm(dim=-1).mean()),
+        "per_frame_psnr": scores["psnr"],
+    }
+
+
+def _mean(values: List[float | None]) -> float | None:
+    kept = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(kept)) if kept else None
+
+
+@dataclass
+class _MetricTools:
+    """The networks that score renders (each None where unavailable or not asked for) and what was said of them."""
+
+    lpips: Lpips | None
+    mesh: FaceMeshDetector | None
+    detector: LandmarkDetector | None
+    comparison: MouthComparison | None
+    unavailable: Dict[str, str]
+    notes: Dict[str, str]
+
+
+def _metric_tools(
+    args: EvalArgs,
+    device: str,
+    frames: int,
+    lpips_factory: Callable[[], Lpips] | None,
+    detector_factory: Callable[[], LandmarkDetector] | None,
+) -> _MetricTools:
+    """LPIPS, MediaPipe's face mesh, the landmark detector and the mouth comparison, as the settings ask."""
+    from rad_nerfstudio.evaluation.landmark_distance import FaceAlignmentDetector
+    from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
+    from rad_nerfstudio.evaluation.mouth_comparison import MouthComparison
+    from rad_nerfstudio.evaluation.mouth_pictures import STRIP_FRAMES
+    from rad_nerfstudio.model_components import lpips_net
+
+    unavailable: Dict[str, str] = {}
+    notes: Dict[str, str] = {}
+    for wanted, name, flag in (
+        (args.lpips, "lpips", "lpips"),
+        (args.lmd, "lmd", "lmd"),
+        (args.mouth, "mouth_r", "mouth"),
+    ):
+        if not wanted:
+            unavailable[name] = f"disabled with --no-{flag}"
+    lpips = _optional(lpips_factory or lpips_net.Lpips, unavailable, "lpips") if args.lpips else None
+    mesh = (
+        _optional(FaceMeshDetector, unavailable, "mouth_r" if args.mouth else "lmd") if args.mouth or args.lmd else None
+    )
+    default_detector: Callable[[], LandmarkDetector] = lambda: FaceAlignmentDetector(device)  # noqa: E731
+    detector = _landmark_detector(detector_factory or default_detector, mesh, unavailable, notes) if args.lmd else None
+    comparison = MouthComparison(mesh, -(-frames // STRIP_FRAMES)) if args.mouth and mesh else None
+    return _MetricTools(lpips, mesh, detector, comparison, unavailable, notes)
+
+
+def _score_frames(
+    args: EvalArgs, run: TrainedRun, tools: _MetricTools, video_path: Path
+) -> Tuple[Dict[str, List], float]:
+    """Every validation frame rendered, scored (``per_frame`` lists) and written to the side-by-side video; the
+    seconds spent rendering."""
+    import torch
+    from rich.progress import track
+
+    from rad_nerfstudio.evaluation.landmark_distance import mouth_distance, mouth_points_distance
+    from rad_nerfstudio.evaluation.report_files import side_by_side
+    from rad_nerfstudio.io.video import Mp4Writer
+
+    model, datamanager = run.model, run.datamanager
+    tables, dataset = datamanager.tables, datamanager.eval_dataset
+    rows = tables.splits["val"]
+    per_frame: Dict[str, List] = {**{name: [] for name in IMAGE_METRICS}, "lmd": []}
+    render_seconds = 0.0
+    first = dataset.get_numpy_image(0)
+    height, width = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
+    audio = _validation_audio(datamanager, rows)
+    with Mp4Writer(video_path, 3 * width, height, int(round(tables.fps)), audio) as writer:
+        for k in track(range(len(rows)), description="Evaluating validation frames", console=CONSOLE):
+            truth_u8 = dataset.get_numpy_image(k)[..., :3]
+            render_u8 = truth_u8
+            if args.renders_from == "model":
+                render_u8, seconds = _render(model, dataset, k)
+                render_seconds += seconds
+            truth, render = torch.from_numpy(truth_u8).float() / 255, torch.from_numpy(render_u8).float() / 255
+            row = int(rows[k])
+            face, mouth_box = _rect(tables.rects["face"][row]), _rect(tables.rects["mouth"][row])
+            add_image_scores(per_frame, render, truth, tables.rects, row, tools.lpips, model.device)
+            img_id = int(tables.img_ids[row])
+            points = tools.comparison.add(img_id, truth_u8, render_u8, face, mouth_box) if tools.comparison else None
+            if tools.detector is not None and tools.detector is tools.mesh and points is not None:
+                per_frame["lmd"].append(mouth_points_distance(points[1], points[0]))
+            elif tools.detector is not None:
+                per_frame["lmd"].append(mouth_distance(tools.detector, render_u8, truth_u8, face))
+            writer.write(np.ascontiguousarray(side_by_side(truth_u8, render_u8)[:height, : 3 * width]))
+    return per_frame, render_seconds
+
+
+def evaluate_portrait(
+    args: EvalArgs,
+    lpips_factory: Callable[[], Lpips] | None = None,
+    detector_factory: Callable[[], LandmarkDetector] | None = None,
+) -> dict:
+    """Render every validation frame, measure it, write the JSON, the video and the plots; returns the JSON."""
+    from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
+    from rad_nerfstudio.evaluation.report_files import write_per_frame_plot
+    from rad_nerfstudio.io.atomic import write_text_atomic
+    from rad_nerfstudio.model_components.model_size import parameter_megabytes
+
+    run = load_trained_run(args.load_config)
+    model, datamanager, step = run.model, run.datamanager, run.step
+    tables = datamanager.tables
+    rows = tables.splits["val"]
+    with model.render_weights():
+        audio_mouth_r = model.audio_mouth_r()  # what the audio code carries of the mouth, before any render
+    img_ids = [int(tables.img_ids[int(r)]) for r in rows]
+    tools = _metric_tools(args, str(model.device), len(rows), lpips_factory, detector_factory)
+    unavailable, notes, detector = tools.unavailable, tools.notes, tools.detector
+    stem = args.output_path.with_suffix("")
+    video_path = stem.parent / f"{stem.name}_side_by_side.mp4"
+    per_frame, render_seconds = _score_frames(args, run, tools, video_path)
+
+    if detector is not None and _mean(per_frame["lmd"]) is None:
+        unavailable["lmd"] = f"{_detector_name(detector)} found no landmarks in any validation frame pair"
+    title = f"{args.load_config.parent.name}: validation frames, step {step}"
+    files = {"side_by_side_video": str(video_path), "per_frame_plot": str(stem.parent / f"{stem.name}_per_frame.png")}
+    plotted = {"PSNR": "psnr", "lips PSNR": "lips_psnr", "tight lips PSNR": "lips_tight_psnr"}
+    write_per_frame_plot(Path(files["per_frame_plot"]), img_ids, {k: per_frame[v] for k, v in plotted.items()}, title)
+    mouth: Dict[str, object] = {}
+    mouth_per_frame: Dict[str, List[float | None]] = {}
+    if tools.comparison is not None:
+        true_open = true_mouth_open(datamanager.get_datapath(), img_ids)
+        mouth, mouth_per_frame = tools.comparison.report(true_open, notes)
+        files.update(tools.comparison.write_pictures(stem, img_ids, true_open, title))
+    aligned = None
+    if args.align_poses and args.renders_from == "model":
+        aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
+        notes["aligned"] = "the 'aligned' metrics: each frame's head pose fitted first with the field frozen"
+    report = {
+        "config": str(args.load_config),
+        "checkpoint": str(run.checkpoint),
+        "step": step,
+        "renders_from": args.renders_from,
+        "frames": len(rows),
+        **{name: _mean(values) for name, values in per_frame.items()},
+        "lmd_detector": _detector_name(detector) if detector is not None else None,
+        **mouth,
+        "audio_mouth_r": audio_mouth_r,
+        "aligned": aligned,
+        "render_fps": len(rows) / render_seconds if render_seconds > 0 else None,
+        "model_mb": parameter_megabytes(model),
+        "unavailable": unavailable,
+        "notes": notes,
+        "files": files,
+        "per_frame": {
+            "img_id": img_ids,
+            **{name: values for name, values in per_frame.items() if values},
+            **mouth_per_frame,
+        },
+    }
+    if tools.mesh is not None:
+        tools.mesh.close()
+    write_text_atomic(args.output_path, json.dumps(report, indent=2))
+    return report
