@@ -161,6 +161,23 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  #
     }
 
 
+def _audio_effect(run: TrainedRun, rows, img_ids: List[int], notes: Dict[str, str]) -> dict | None:  # noqa: ANN001
+    """``evaluation.audio_effect`` on the validation frames; a note (and a warning) when the head ignores the audio."""
+    from rad_nerfstudio.evaluation.audio_effect import audio_effect
+
+    model, dataset, rects = run.model, run.datamanager.eval_dataset, run.datamanager.tables.rects
+    boxes = [_rect(rects["mouth"][int(row)]) for row in rows]
+    effect = audio_effect(model, lambda k: _render(model, dataset, k)[0] / 255.0, rows, boxes, img_ids)
+    if effect is not None and effect["ignored"]:
+        notes["audio_effect"] = (
+            f"the head ignores the audio: renders with the widest-open and the most-closed training frame's audio "
+            f"differ by {effect['mouth_difference']:.4f} in the mouth box (colours 0-1); retrain with another "
+            "--machine.seed or a larger --pipeline.datamanager.pixel-sampler.face-focused.mouth-fraction"
+        )
+        CONSOLE.print(f"[yellow]{notes['audio_effect']}")
+    return effect
+
+
 def _mean(values: List[float | None]) -> float | None:
     kept = [v for v in values if v is not None and np.isfinite(v)]
     return float(np.mean(kept)) if kept else None
@@ -288,6 +305,7 @@ def evaluate_portrait(
         true_open = true_mouth_open(datamanager.get_datapath(), img_ids)
         mouth, mouth_per_frame = tools.comparison.report(true_open, notes)
         files.update(tools.comparison.write_pictures(stem, img_ids, true_open, title))
+    effect = _audio_effect(run, rows, img_ids, notes) if args.renders_from == "model" else None
     aligned = None
     if args.align_poses and args.renders_from == "model":
         aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
@@ -302,6 +320,7 @@ def evaluate_portrait(
         "lmd_detector": _detector_name(detector) if detector is not None else None,
         **mouth,
         "audio_mouth_r": audio_mouth_r,
+        "audio_effect": effect,
         "aligned": aligned,
         "render_fps": len(rows) / render_seconds if render_seconds > 0 else None,
         "model_mb": parameter_megabytes(model),

@@ -33,10 +33,11 @@ class ErNerfModelConfig(PortraitModelConfig):
     """Audio code from AudioNet (ER-NeRF uses 32)."""
     pose_frequencies: int = 3
     """Frequencies of the encoding of the anchors' 2D projections."""
-    ambient_loss_mult: float = 0.1
-    """Mean audio attention outside the face rectangle (head stages)."""
-    attention_overlap_loss_mult: float = 0.1
-    """Eye attention times the (detached) audio attention inside the face rectangle (head stages)."""
+    ambient_loss_mult: float = 1e-4
+    """Mean audio attention outside the face rectangle (head stages). ER-NeRF's weight: at RAD-NeRF's 0.1 the
+    attention's sigmoid saturates shut on some seeds and the head ignores the audio for good (the issue notes)."""
+    attention_overlap_loss_mult: float = 1e-4
+    """Eye attention times the (detached) audio attention inside the face rectangle (head stages); ER-NeRF's weight."""
 
 
 class ErNerfModel(PortraitModel):

@@ -39,6 +39,9 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     for key in ("mouth_r", "mouth_r_truth", "mouth_r_truth_ceiling"):  # None where a 4-step render shows no face
         assert saved[key] is None or -1 <= saved[key] <= 1, key
     assert saved["mouth_detection_rate"]["truth"] == 1.0
+    effect = saved["audio_effect"]  # a 4-step head shows no mouth yet: the audio moves nothing, and the notes say so
+    assert effect["mouth_difference"] >= 0 and len(effect["frames"]) == 4
+    assert effect["ignored"] == ("audio_effect" in saved["notes"])
     for key in ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true"):
         assert len(saved["per_frame"][key]) == 10, key
     assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0
@@ -80,6 +83,7 @@ def test_offline_lmd_uses_the_face_mesh_and_ground_truth_as_renders_scores_the_c
     assert saved["lmd"] == 0.0 and saved["lmd_detector"] == "mediapipe-face-mesh"
     assert "2D-FAN" in saved["notes"]["lmd"] and "lmd" not in saved["unavailable"]
     assert saved["psnr"] == saved["lips_tight_psnr"] == 100.0 and saved["render_fps"] is None
+    assert saved["audio_effect"] is None, "nothing rendered"
     assert saved["mouth_r"] >= 0.9, "the issue's acceptance: ground-truth frames as renders"
     # the sample's validation frames are its silent end: true mouth_open is constant, so r against it is undefined
     assert saved["mouth_r_truth"] is saved["mouth_r_truth_ceiling"] is None
