@@ -29,20 +29,20 @@ IGNORED_BELOW = 0.005
 def audio_effect(
     model,  # noqa: ANN001  (a PortraitModel)
     render: Callable[[int], Float[np.ndarray, "h w 3"]],
-    rows: torch.Tensor,
     mouth_boxes: List[Box],
     img_ids: List[int],
     frames: int = AUDIO_EFFECT_FRAMES,
 ) -> Dict[str, object] | None:
     """Mean |render with the widest-open audio - render with the most-closed audio| in each validation frame's
     tight mouth box. ``render(k)``: validation frame ``k`` under ``model.render_controls``, colours in [0, 1];
-    ``rows``: the validation frames' rows, ``mouth_boxes`` their boxes. None without landmarks or validation frames."""
-    if model.mouth_shape is None or len(model.train_rows) < 2 or len(rows) == 0:
+    ``mouth_boxes`` and ``img_ids``: the validation frames'. None without landmarks or validation frames."""
+    count = len(mouth_boxes)
+    if model.mouth_shape is None or len(model.train_rows) < 2 or count == 0:
         return None
     train = model.train_rows
     opening = model.mouth_shape[train, 0]
     widest, closest = int(train[int(opening.argmax())]), int(train[int(opening.argmin())])
-    picks = sorted({int(k) for k in np.linspace(0, len(rows) - 1, min(frames, len(rows))).round()})
+    picks = sorted({int(k) for k in np.linspace(0, count - 1, min(frames, count)).round()})
     saved = model.render_controls
     differences = []
     try:
@@ -55,9 +55,10 @@ def audio_effect(
             differences.append(float(np.abs(pair[0][y0:y1, x0:x1] - pair[1][y0:y1, x0:x1]).mean()))
     finally:
         model.render_controls = saved
+    difference = float(np.mean(differences))
     return {
-        "mouth_difference": float(np.mean(differences)),
-        "ignored": bool(np.mean(differences) < IGNORED_BELOW),
+        "mouth_difference": difference,
+        "ignored": difference < IGNORED_BELOW,
         "frames": [img_ids[k] for k in picks],
         "open_audio_from_row": widest,
         "closed_audio_from_row": closest,

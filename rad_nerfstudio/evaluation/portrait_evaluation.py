@@ -167,7 +167,7 @@ def _audio_effect(run: TrainedRun, rows, img_ids: List[int], notes: Dict[str, st
 
     model, dataset, rects = run.model, run.datamanager.eval_dataset, run.datamanager.tables.rects
     boxes = [_rect(rects["mouth"][int(row)]) for row in rows]
-    effect = audio_effect(model, lambda k: _render(model, dataset, k)[0] / 255.0, rows, boxes, img_ids)
+    effect = audio_effect(model, lambda k: _render(model, dataset, k)[0] / 255.0, boxes, img_ids)
     if effect is not None and effect["ignored"]:
         notes["audio_effect"] = (
             f"the head ignores the audio: renders with the widest-open and the most-closed training frame's audio "

@@ -40,7 +40,7 @@ def _renderer(model, gain: float):
 def test_the_mouth_box_difference_between_the_widest_and_the_closed_audio(gain):
     model = _model()
     before = model.render_controls
-    effect = audio_effect(model, _renderer(model, gain), torch.tensor([6, 7]), [BOX, BOX], [106, 107])
+    effect = audio_effect(model, _renderer(model, gain), [BOX, BOX], [106, 107])
     assert effect is not None
     assert effect["open_audio_from_row"] == 3 and effect["closed_audio_from_row"] == 2
     assert effect["mouth_difference"] == pytest.approx(gain * 0.9)
@@ -50,6 +50,6 @@ def test_the_mouth_box_difference_between_the_widest_and_the_closed_audio(gain):
 
 def test_no_effect_without_landmarks_or_validation_frames():
     model = _model()
-    assert audio_effect(model, _renderer(model, 1.0), torch.tensor([], dtype=torch.long), [], []) is None
+    assert audio_effect(model, _renderer(model, 1.0), [], []) is None
     model.mouth_shape = None
-    assert audio_effect(model, _renderer(model, 1.0), torch.tensor([6]), [BOX], [106]) is None
+    assert audio_effect(model, _renderer(model, 1.0), [BOX], [106]) is None

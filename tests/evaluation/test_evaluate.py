@@ -39,7 +39,7 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     for key in ("mouth_r", "mouth_r_truth", "mouth_r_truth_ceiling"):  # None where a 4-step render shows no face
         assert saved[key] is None or -1 <= saved[key] <= 1, key
     assert saved["mouth_detection_rate"]["truth"] == 1.0
-    effect = saved["audio_effect"]  # a 4-step head shows no mouth yet: the audio moves nothing, and the notes say so
+    effect = saved["audio_effect"]  # measured on 4 frames; the notes warn exactly when it says the audio is ignored
     assert effect["mouth_difference"] >= 0 and len(effect["frames"]) == 4
     assert effect["ignored"] == ("audio_effect" in saved["notes"])
     for key in ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true"):
