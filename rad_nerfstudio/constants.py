@@ -25,9 +25,6 @@ PARSING_CLASSES = ("background", "head", "neck", "torso")
 
 # iBUG 68 landmark index ranges.
 JAW = range(0, 17)
-RIGHT_BROW = range(17, 22)
-LEFT_BROW = range(22, 27)
-NOSE_BRIDGE = range(27, 31)
 NOSE_BOTTOM = range(31, 36)
 RIGHT_EYE = range(36, 42)
 LEFT_EYE = range(42, 48)

@@ -8,7 +8,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Tuple, cast
+from typing import Dict, Iterator, List, Tuple, cast
 
 import cv2
 import numpy as np
@@ -33,11 +33,11 @@ from rad_nerfstudio.sample.contact_sheet import frame_grid, layers_strip
 from rad_nerfstudio.sample.face_photo import PHOTO_SOURCE
 from rad_nerfstudio.sample.head_model import FaceState, Palette, landmarks_3d
 from rad_nerfstudio.sample.looks import FlatLook, Look, LookName
-from rad_nerfstudio.sample.motion import EULER_ORDER, random_motion
+from rad_nerfstudio.sample.motion import EULER_ORDER, Motion, random_motion
 from rad_nerfstudio.sample.photo_background import BACKGROUND_SOURCE, photo_background
 from rad_nerfstudio.sample.photo_look import PhotoLook
 from rad_nerfstudio.sample.renderer import FrameParams, PortraitRenderer
-from rad_nerfstudio.sample.speech import SpeechEngine, synthesize_speech
+from rad_nerfstudio.sample.speech import Speech, SpeechEngine, synthesize_speech
 from rad_nerfstudio.sample.timeline import articulation_curves
 
 FOCAL_PER_PIXEL = 1.6
@@ -132,8 +132,38 @@ def generate_sample(
             as the focal length grows), so only the perspective changes.
         head_turn: scale of the head's rotations (1: yaw 7, pitch 4, roll 3 degrees).
     """
-    global _STATE
     start = time.perf_counter()
+    num_frames = _checked_frame_count(seconds, size, focal, head_turn)
+    supersample = supersample if supersample > 0 else (2 if size <= 256 else 1)
+    plan = _plan_sample(num_frames, size, seed, speech, look, focal, head_turn)
+    with atomic_directory(Path(output_dir), overwrite=overwrite) as root:
+        layout_dirs(root)
+        write_image(root / "bc.jpg", plan.background)
+        write_wav(root / "aud.wav", plan.voice.audio, AUDIO_SAMPLE_RATE)
+        write_wav(root / "raw" / "novel_speech.wav", plan.novel.audio, AUDIO_SAMPLE_RATE)
+        motion = plan.motion
+        poses = [camera_to_world(r, t) for r, t in zip(motion.head_rotation, motion.head_translation, strict=True)]
+        write_transforms(root, plan.camera.focal, size, size, np.stack(poses))
+        sheet_frames, layers = _render_frames(root, plan, supersample, workers)
+        _write_ground_truth(
+            root / "gt", plan.voice, plan.mouth_open, plan.mouth_width, plan.motion, plan.lms3d, plan.lms2d, plan.times
+        )
+        _write_novel_speech_truth(root / "gt", plan.novel)
+        captions = [f"#{i} m{plan.mouth_open[i]:.2f} e{plan.motion.eye_open[i]:.2f}" for i in sorted(sheet_frames)]
+        write_image(
+            root / "gt" / "contact_sheet.png", frame_grid([sheet_frames[i] for i in sorted(sheet_frames)], captions)
+        )
+        write_image(root / "gt" / "layers.png", layers)
+        meta = _sample_meta(plan, seed, size, look, supersample)
+        write_text_atomic(root / "gt" / "meta.json", json.dumps(meta, indent=2))
+    duration = num_frames / VIDEO_FPS
+    return SampleSummary(
+        Path(output_dir), num_frames, duration, size, plan.voice.engine, time.perf_counter() - start, look
+    )
+
+
+def _checked_frame_count(seconds: float, size: int, focal: float, head_turn: float) -> int:
+    """The sample's frame count, after refusing arguments it cannot be made with."""
     num_frames = int(round(seconds * VIDEO_FPS))
     if size < 64 or size % 2:
         raise ValueError(f"--size must be an even number of pixels >= 64, got {size}")
@@ -141,12 +171,35 @@ def generate_sample(
         raise ValueError(f"--focal must be 0.3-10 (units of --size) and --head-turn >= 0, got {focal}, {head_turn}")
     if num_frames < MIN_FRAMES:
         raise ValueError(f"--seconds {seconds} gives {num_frames} frames; at least {MIN_FRAMES} are needed")
-    supersample = supersample if supersample > 0 else (2 if size <= 256 else 1)
+    return num_frames
+
+
+@dataclass
+class _SamplePlan:
+    """Everything about a sample that is decided before a frame is rendered."""
+
+    voice: Speech
+    novel: Speech
+    times: np.ndarray
+    mouth_open: np.ndarray
+    mouth_width: np.ndarray
+    motion: Motion
+    camera: Pinhole
+    appearance: Look
+    background: np.ndarray
+    """The plate as uint8 RGB."""
+    lms3d: np.ndarray
+    lms2d: np.ndarray
+    params: List[FrameParams]
+
+
+def _plan_sample(
+    num_frames: int, size: int, seed: int, speech: SpeechEngine, look: LookName, focal: float, head_turn: float
+) -> _SamplePlan:
+    """Speech, articulation, motion, camera, look and landmarks of every frame, from the seed."""
     look_rng, motion_rng = (np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(2))
     speech_seed = int(np.random.SeedSequence(seed).generate_state(1)[0])
-
-    duration = num_frames / VIDEO_FPS
-    voice = synthesize_speech(duration, speech_seed, AUDIO_SAMPLE_RATE, speech)
+    voice = synthesize_speech(num_frames / VIDEO_FPS, speech_seed, AUDIO_SAMPLE_RATE, speech)
     novel = synthesize_speech(
         NOVEL_SPEECH_SECONDS, speech_seed + 1, AUDIO_SAMPLE_RATE, cast(SpeechEngine, voice.engine)
     )
@@ -155,15 +208,12 @@ def generate_sample(
     motion = random_motion(motion_rng, num_frames, VIDEO_FPS, REST_DISTANCE * focal / FOCAL_PER_PIXEL, head_turn)
     camera = Pinhole(size, size, focal * size, size / 2.0, size / 2.0)
     appearance, plate = _look_and_background(look, look_rng, size)
-    background = np.round(plate * 255).astype(np.uint8)
-
     faces = [
         FaceState(float(o), float(w), float(e))
         for o, w, e in zip(mouth_open, mouth_width, motion.eye_open, strict=False)
     ]
     lms3d = np.stack([landmarks_3d(f) for f in faces])
     lms_cam = np.einsum("nij,nkj->nki", motion.head_rotation, lms3d) + motion.head_translation[:, None]
-    lms2d = camera.project(lms_cam)
     params = [
         FrameParams(
             motion.head_rotation[i],
@@ -174,69 +224,69 @@ def generate_sample(
         )
         for i in range(num_frames)
     ]
+    background = np.round(plate * 255).astype(np.uint8)
+    return _SamplePlan(
+        voice, novel, times, mouth_open, mouth_width, motion, camera, appearance, background, lms3d,
+        camera.project(lms_cam), params,
+    )  # fmt: skip
 
-    sheet_ids = _sheet_frames(mouth_open, motion.eye_open)
-    sheet_frames = {}
-    with atomic_directory(Path(output_dir), overwrite=overwrite) as root:
-        layout_dirs(root)
-        write_image(root / "bc.jpg", background)
-        decoded_bc = cv2.cvtColor(cv2.imread(str(root / "bc.jpg")), cv2.COLOR_BGR2RGB)
-        write_wav(root / "aud.wav", voice.audio, AUDIO_SAMPLE_RATE)
-        write_wav(root / "raw" / "novel_speech.wav", novel.audio, AUDIO_SAMPLE_RATE)
-        write_transforms(
-            root,
-            camera.focal,
-            size,
-            size,
-            np.stack(
-                [camera_to_world(r, t) for r, t in zip(motion.head_rotation, motion.head_translation, strict=False)]
-            ),
-        )
-        _STATE = _WorkerState(PortraitRenderer(camera, appearance, background / 255.0, supersample), root, decoded_bc)
-        tasks = [(i, params[i], lms2d[i]) for i in range(num_frames)]
-        progress = Progress(
-            TextColumn("[bold blue]rendering frames"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
-        )
-        with (
-            progress,
-            Mp4Writer(root / "raw" / "video.mp4", size, size, VIDEO_FPS, voice.audio, AUDIO_SAMPLE_RATE) as video,
-        ):
+
+def _render_frames(
+    root: Path, plan: _SamplePlan, supersample: int, workers: int
+) -> Tuple[Dict[int, np.ndarray], np.ndarray]:
+    """Render every frame into ``root`` (per-frame files and ``raw/video.mp4``, with a progress bar); returns the
+    contact sheet's frames and the layers strip of the middle frame."""
+    global _STATE
+    num_frames = len(plan.params)
+    decoded_bc = cv2.cvtColor(cv2.imread(str(root / "bc.jpg")), cv2.COLOR_BGR2RGB)
+    renderer = PortraitRenderer(plan.camera, plan.appearance, plan.background / 255.0, supersample)
+    _STATE = _WorkerState(renderer, root, decoded_bc)
+    sheet_ids = _sheet_frames(plan.mouth_open, plan.motion.eye_open)
+    sheet_frames: Dict[int, np.ndarray] = {}
+    layers: np.ndarray | None = None
+    tasks = [(i, plan.params[i], plan.lms2d[i]) for i in range(num_frames)]
+    progress = Progress(
+        TextColumn("[bold blue]rendering frames"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn()
+    )
+    size = plan.camera.width
+    audio = plan.voice.audio
+    try:
+        with progress, Mp4Writer(root / "raw" / "video.mp4", size, size, VIDEO_FPS, audio, AUDIO_SAMPLE_RATE) as video:
             bar = progress.add_task("frames", total=num_frames)
             for i, rgb, parsing_rgb, torso in _frame_results(tasks, _resolve_workers(workers)):
                 video.write(rgb)
                 if i in sheet_ids:
                     sheet_frames[i] = rgb
                 if i == num_frames // 2:
-                    layers = layers_strip(rgb, lms2d[i], parsing_rgb, torso, background)
+                    layers = layers_strip(rgb, plan.lms2d[i], parsing_rgb, torso, plan.background)
                 progress.advance(bar)
+    finally:
         _STATE = None
-        _write_ground_truth(root / "gt", voice, mouth_open, mouth_width, motion, lms3d, lms2d, times)
-        _write_novel_speech_truth(root / "gt", novel)
-        captions = [f"#{i} m{mouth_open[i]:.2f} e{motion.eye_open[i]:.2f}" for i in sorted(sheet_frames)]
-        write_image(
-            root / "gt" / "contact_sheet.png", frame_grid([sheet_frames[i] for i in sorted(sheet_frames)], captions)
-        )
-        write_image(root / "gt" / "layers.png", layers)
-        meta = {
-            "generator": f"rad-nerfstudio {__version__} rad-sample",
-            "seed": seed,
-            "size": size,
-            "num_frames": num_frames,
-            "seconds": duration,
-            "fps": VIDEO_FPS,
-            "sample_rate": AUDIO_SAMPLE_RATE,
-            "speech_engine": voice.engine,
-            "look": look,
-            **({"photo": PHOTO_SOURCE, "background": BACKGROUND_SOURCE} if look == "photo" else {}),
-            "supersample": supersample,
-            "focal": camera.focal,
-            "euler_order": f"scipy intrinsic '{EULER_ORDER}' (yaw, pitch, roll) in degrees",
-            "pose_convention": "p_cam = R p_head + t (metres, OpenGL camera); transform_matrix = [R^T | -R^T t]",
-            "pixel_convention": "landmarks in pixel-index coordinates: pixel (0,0) centre is (0,0)",
-            "parsing_bgr": {name: list(PARSING_BGR[name]) for name in PARSING_CLASSES},
-        }
-        write_text_atomic(root / "gt" / "meta.json", json.dumps(meta, indent=2))
-    return SampleSummary(Path(output_dir), num_frames, duration, size, voice.engine, time.perf_counter() - start, look)
+    assert layers is not None  # the middle frame is always rendered
+    return sheet_frames, layers
+
+
+def _sample_meta(plan: _SamplePlan, seed: int, size: int, look: LookName, supersample: int) -> dict:
+    """``gt/meta.json``: how the sample was made and its conventions."""
+    num_frames = len(plan.params)
+    return {
+        "generator": f"rad-nerfstudio {__version__} rad-sample",
+        "seed": seed,
+        "size": size,
+        "num_frames": num_frames,
+        "seconds": num_frames / VIDEO_FPS,
+        "fps": VIDEO_FPS,
+        "sample_rate": AUDIO_SAMPLE_RATE,
+        "speech_engine": plan.voice.engine,
+        "look": look,
+        **({"photo": PHOTO_SOURCE, "background": BACKGROUND_SOURCE} if look == "photo" else {}),
+        "supersample": supersample,
+        "focal": plan.camera.focal,
+        "euler_order": f"scipy intrinsic '{EULER_ORDER}' (yaw, pitch, roll) in degrees",
+        "pose_convention": "p_cam = R p_head + t (metres, OpenGL camera); transform_matrix = [R^T | -R^T t]",
+        "pixel_convention": "landmarks in pixel-index coordinates: pixel (0,0) centre is (0,0)",
+        "parsing_bgr": {name: list(PARSING_BGR[name]) for name in PARSING_CLASSES},
+    }
 
 
 def _look_and_background(look: LookName, rng: np.random.Generator, size: int) -> Tuple[Look, np.ndarray]:
