@@ -15,6 +15,7 @@ from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components.losses import PhotometricLoss
 
 MouthConditioning = Literal["none", "with-code", "alone"]
+AudioEncoderKind = Literal["audio-net", "ridge-mouth"]
 
 
 @dataclass
@@ -26,6 +27,12 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     """Torso field sizes."""
     occupancy: OccupancyGridConfig = field(default_factory=OccupancyGridConfig)
     """Max occupancy grid and sampling."""
+    audio_encoder: AudioEncoderKind = "audio-net"
+    """What turns the audio into the head's condition. 'audio-net': AudioNet and AudioAttNet, trained with the head
+    (the anchors). 'ridge-mouth': a ridge regression from the log-mel context of each frame to its mouth's opening
+    and width, fitted in closed form on the training frames' landmarks when the model is built; the head reads
+    those two numbers, the frame's own landmarks in training and the regression's prediction elsewhere
+    (``field_components.ridge_mouth_encoder``; needs the dataset's landmarks)."""
     audio_code_dim: int = 64
     """Audio code from AudioNet."""
     audio_attention: bool = True

@@ -46,6 +46,7 @@ from rad_nerfstudio.field_components.grid_presets import preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid
 from rad_nerfstudio.field_components.region_gate import BoxGate
+from rad_nerfstudio.field_components.ridge_mouth_encoder import RidgeMouthEncoder
 from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField
 from rad_nerfstudio.model_components.audio_mouth import MOUTH_DIM, AudioMouthReadout, ridge_readout_r
@@ -86,6 +87,7 @@ class PortraitModel(Model):
     train_rows: Tensor
     val_rows: Tensor
     mouth_shape: Tensor | None
+    ridge_targets: Tensor
     trained_steps: Tensor
 
     def populate_modules(self) -> None:
@@ -104,10 +106,10 @@ class PortraitModel(Model):
         self.register_buffer("mouth_shape", None if mouth is None else mouth.float(), persistent=False)
         self.torso_paths = list(tables.torso_paths)
         self.schedule = StageSchedule.of(self.config)
-        self.audio_encoder = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
+        self.audio_encoder = self._make_audio_encoder(tables)
         self.mouth_readout = (
             AudioMouthReadout(self.config.audio_code_dim, mouth.float(), self.train_rows)
-            if self.config.audio_mouth_loss_mult > 0 and mouth is not None
+            if self.config.audio_mouth_loss_mult > 0 and mouth is not None and not self.reads_ridge_mouth
             else None
         )
         if self.config.mouth_conditioning != "none" and self.mouth_readout is None:
@@ -141,8 +143,36 @@ class PortraitModel(Model):
         CONSOLE.print(f"{type(self).__name__}: {parameter_megabytes(self):.1f} MB of parameters")
 
     @property
+    def reads_ridge_mouth(self) -> bool:
+        """Whether the audio code is the ridge regression's mouth shape (``audio_encoder`` 'ridge-mouth')."""
+        return self.config.audio_encoder == "ridge-mouth"
+
+    def _make_audio_encoder(self, tables: PortraitTables) -> AudioEncoder | RidgeMouthEncoder:
+        """AudioNet + attention, or the ridge regression of the mouth fitted now on the training frames."""
+        if not self.reads_ridge_mouth:
+            return AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
+        if self.mouth_shape is None:
+            raise ValueError(
+                "--pipeline.model.audio-encoder ridge-mouth needs the dataset's landmarks (ori_imgs/*.lms)"
+            )
+        if self.config.mouth_conditioning != "none":
+            raise ValueError(
+                "--pipeline.model.audio-encoder ridge-mouth already conditions the head on the mouth; "
+                "leave --pipeline.model.mouth-conditioning at none"
+            )
+        train = self.mouth_shape[self.train_rows]
+        self.register_buffer(
+            "ridge_targets", (self.mouth_shape - train.mean(0)) / train.std(0).clamp_min(1e-6), persistent=False
+        )
+        order = self.train_rows[self.audio_index[self.train_rows].argsort()]  # blocks in time for its validation
+        encoder = RidgeMouthEncoder(tables.audio_dim, self.mouth_shape.shape[-1])
+        return encoder.fit(self.audio_windows, self.audio_index[order], self.ridge_targets[order])
+
+    @property
     def field_code_dim(self) -> int:
         """Size of the audio condition the head field reads: the code, and the mouth shape when conditioned on it."""
+        if self.reads_ridge_mouth:
+            return MOUTH_DIM
         mode, code = self.config.mouth_conditioning, self.config.audio_code_dim
         return MOUTH_DIM if mode == "alone" else code + (MOUTH_DIM if mode == "with-code" else 0)
 
@@ -279,7 +309,9 @@ class PortraitModel(Model):
     def field_condition(self, codes: Float[Tensor, "n code"], rows: Int[Tensor, " n"] | None) -> Float[Tensor, "n c"]:
         """What the head field reads of the audio (``mouth_conditioning``): the codes, and / or the mouth shape: the
         frames' own (``rows``, standardised) in training, else the readout's prediction (also for codes that are not
-        the frames' own: ``rows`` None)."""
+        the frames' own: ``rows`` None). A ridge-mouth code is the predicted mouth: the frames' own in training."""
+        if self.reads_ridge_mouth:
+            return self.ridge_targets[rows].to(codes.dtype) if self.training and rows is not None else codes
         if self.config.mouth_conditioning == "none" or self.mouth_readout is None:
             return codes
         if self.training and rows is not None:

@@ -186,3 +186,38 @@ def test_mouth_conditioning_without_the_readout_is_refused(manager):
     config.mouth_conditioning = "alone"
     with pytest.raises(ValueError, match="audio-mouth-loss-mult"):
         build_model(config, manager)
+
+
+@pytest.mark.parametrize("kind", ["rad-nerf", "er-nerf"])
+def test_a_ridge_mouth_head_reads_the_landmarks_in_training_and_the_regression_elsewhere(manager, kind, tmp_path):
+    torch.manual_seed(0)
+    config = _config(kind, 0.1)
+    config.audio_encoder = "ridge-mouth"
+    model = build_model(config, manager)
+    assert model.mouth_readout is None and model.field_code_dim == 2
+    rows = model.train_rows[:5]
+    codes = model.audio_codes(rows)
+    assert codes.shape == (5, 2)
+    model.train()
+    taught = model.field_condition(codes, rows)
+    assert taught.shape == (5, 2) and torch.equal(taught, model.ridge_targets[rows]), (taught, model.ridge_targets)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(model.field_condition(codes, rows), codes)  # the regression's prediction
+        image = model.get_outputs_for_camera(manager.eval_dataset.cameras[0:1])["rgb"]
+    assert image.shape[-1] == 3 and bool(torch.isfinite(image).all())
+    model.train()
+    _, losses = train_step(manager, model, 1)
+    assert "audio_mouth_loss" not in losses and all(bool(torch.isfinite(v)) for v in losses.values())
+    torch.save(model.state_dict(), tmp_path / "model.pt")
+    again = build_model(config, manager)
+    again.load_state_dict(torch.load(tmp_path / "model.pt"))
+    assert torch.equal(again.audio_codes(rows), model.audio_codes(rows))
+
+
+def test_a_ridge_mouth_head_refuses_a_second_mouth_conditioning(manager):
+    config = _config("er-nerf", 0.0)
+    config.audio_encoder = "ridge-mouth"
+    config.mouth_conditioning = "alone"
+    with pytest.raises(ValueError, match="mouth-conditioning"):
+        build_model(config, manager)
