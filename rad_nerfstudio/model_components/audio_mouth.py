@@ -20,6 +20,14 @@ MOUTH_DIM = 2
 """Opening and width (``data.landmarks.mouth_shape``)."""
 
 
+def standardised_mouth(
+    mouth_shape: Float[Tensor, "frames 2"], train_rows: Int[Tensor, " n"]
+) -> Float[Tensor, "frames 2"]:
+    """Every frame's mouth shape standardised over the training frames (what the audio learns to predict)."""
+    train = mouth_shape[train_rows]
+    return (mouth_shape - train.mean(0)) / train.std(0).clamp_min(1e-6)
+
+
 class AudioMouthReadout(nn.Module):
     """Linear audio code -> standardised (opening, width) of the mouth, with the per-frame targets it learns."""
 
@@ -27,10 +35,8 @@ class AudioMouthReadout(nn.Module):
 
     def __init__(self, code_dim: int, mouth_shape: Float[Tensor, "frames 2"], train_rows: Int[Tensor, " n"]) -> None:
         super().__init__()
-        train = mouth_shape[train_rows]
-        scale = train.std(0).clamp_min(1e-6)
         # derived from the dataset at every start: not saved with the weights
-        self.register_buffer("targets", (mouth_shape - train.mean(0)) / scale, persistent=False)
+        self.register_buffer("targets", standardised_mouth(mouth_shape, train_rows), persistent=False)
         self.linear = nn.Linear(code_dim, mouth_shape.shape[-1])
 
     def forward(self, codes: Float[Tensor, "n code"]) -> Float[Tensor, "n 2"]:

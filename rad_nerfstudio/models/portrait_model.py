@@ -49,7 +49,12 @@ from rad_nerfstudio.field_components.region_gate import BoxGate
 from rad_nerfstudio.field_components.ridge_mouth_encoder import RidgeMouthEncoder
 from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField
-from rad_nerfstudio.model_components.audio_mouth import MOUTH_DIM, AudioMouthReadout, ridge_readout_r
+from rad_nerfstudio.model_components.audio_mouth import (
+    MOUTH_DIM,
+    AudioMouthReadout,
+    ridge_readout_r,
+    standardised_mouth,
+)
 from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
@@ -106,6 +111,8 @@ class PortraitModel(Model):
         self.register_buffer("mouth_shape", None if mouth is None else mouth.float(), persistent=False)
         self.torso_paths = list(tables.torso_paths)
         self.schedule = StageSchedule.of(self.config)
+        if self.reads_ridge_mouth and mouth is not None:  # what the head reads in training (derived, not saved)
+            self.register_buffer("ridge_targets", standardised_mouth(mouth.float(), self.train_rows), persistent=False)
         self.audio_encoder = self._make_audio_encoder(tables)
         self.mouth_readout = (
             AudioMouthReadout(self.config.audio_code_dim, mouth.float(), self.train_rows)
@@ -160,10 +167,6 @@ class PortraitModel(Model):
                 "--pipeline.model.audio-encoder ridge-mouth already conditions the head on the mouth; "
                 "leave --pipeline.model.mouth-conditioning at none"
             )
-        train = self.mouth_shape[self.train_rows]
-        self.register_buffer(
-            "ridge_targets", (self.mouth_shape - train.mean(0)) / train.std(0).clamp_min(1e-6), persistent=False
-        )
         order = self.train_rows[self.audio_index[self.train_rows].argsort()]  # blocks in time for its validation
         encoder = RidgeMouthEncoder(tables.audio_dim, self.mouth_shape.shape[-1])
         return encoder.fit(self.audio_windows, self.audio_index[order], self.ridge_targets[order])
