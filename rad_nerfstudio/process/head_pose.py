@@ -42,6 +42,8 @@ PROFILE_ITERATIONS = 50
 """L-BFGS iterations per focal-length candidate (enough for a smooth error profile)."""
 JITTER_SCALE = torch.tensor([0.01, 0.01, 0.01, 0.002, 0.002, 0.002], dtype=torch.float64)
 """Frame-to-frame pose acceleration (radians, metres) that the smoothness term weighs like one squared pixel."""
+DEFAULT_POSE_SMOOTHNESS = 1.0
+"""Weight of the temporal smoothness term of the final fit (``rad-process --smooth-poses``)."""
 
 
 @dataclass
@@ -191,7 +193,7 @@ def fit_head_poses(
     height: int,
     layout: PointLayout = MESH_LAYOUT,
     focal: float | None = None,
-    smoothness: float = 1.0,
+    smoothness: float = DEFAULT_POSE_SMOOTHNESS,
 ) -> HeadPoseFit:
     """Head poses (and, unless ``focal`` is given in pixels, the focal length: see ``focal_length``) of 3D face
     points tracked in ``width x height`` frames (pixel-index coordinates, depth growing away from the camera; no

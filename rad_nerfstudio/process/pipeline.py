@@ -37,7 +37,7 @@ from rad_nerfstudio.process.crop_record import CropRecord
 from rad_nerfstudio.process.face_boxes import FaceSearch, video_face_boxes
 from rad_nerfstudio.process.face_parsing_net import load_face_parsing_net, network_parsing
 from rad_nerfstudio.process.focal_length import PRIOR_FOCAL_PER_WIDTH
-from rad_nerfstudio.process.head_pose import fit_head_poses
+from rad_nerfstudio.process.head_pose import DEFAULT_POSE_SMOOTHNESS, fit_head_poses
 from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendName
 from rad_nerfstudio.process.parsing import parse_portrait
 from rad_nerfstudio.process.person_mask import person_masks
@@ -66,6 +66,7 @@ class ProcessSettings:
     focal_length: float | None = None
     landmarks: LandmarkBackendName = "mediapipe"
     parsing_weights: Path | None = None
+    pose_smoothness: float = DEFAULT_POSE_SMOOTHNESS
 
 
 def _progress(description: str) -> Progress:
@@ -89,12 +90,19 @@ class PortraitProcess:
             Step("frames", self.frames, {**video, **geometry}),
             Step("audio-features", self.audio_features, {"extractor": s.audio_features}),
             Step("landmarks", self.landmarks, {"backend": s.landmarks}),
-            Step("poses", self.poses, {"focal_length": s.focal_length}),
+            Step("poses", self.poses, self._pose_settings()),
             Step("parsing", self.parsing, {"weights": str(s.parsing_weights) if s.parsing_weights else None}),
             Step("background", self.background),
         ]
 
     # ------------------------------------------------------------------------------------------------ helpers
+    def _pose_settings(self) -> dict:
+        """What the poses depend on (the smoothness only when not the default, so that datasets processed before it
+        could be set keep their poses)."""
+        smoothness = self.settings.pose_smoothness
+        extra = {} if smoothness == DEFAULT_POSE_SMOOTHNESS else {"smoothness": smoothness}
+        return {"focal_length": self.settings.focal_length, **extra}
+
     def _frame_count(self) -> int:
         return int(json.loads((self.state / "frames.json").read_text())["frames"])
 
@@ -195,7 +203,9 @@ class PortraitProcess:
         kept = self._kept()
         mesh = np.load(self.state / "mesh.npy").astype(np.float64)[kept]
         layout = BACKENDS[self.settings.landmarks][1]
-        fit = fit_head_poses(mesh, info["width"], info["height"], layout, focal=self.settings.focal_length)
+        fit = fit_head_poses(
+            mesh, info["width"], info["height"], layout, self.settings.focal_length, self.settings.pose_smoothness
+        )
         c2w = np.stack([camera_to_world(r, t) for r, t in zip(fit.rotation, fit.translation, strict=True)])
         choice = fit.focal_choice
         extra = {"focal_length_choice": choice.record()}

@@ -33,6 +33,10 @@ class ProcessArgs:
     focal_length: float | None = None
     """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks when
     they determine it, else 1.5 x the width is used (a typical talking-head field of view), with a warning."""
+    smooth_poses: float = 1.0
+    """Weight of the head poses' steadiness in time in their fit (frame-to-frame acceleration, where 0.01 rad or
+    2 mm costs as much as one squared pixel of landmark error): 0 fits each frame on its own, larger values give
+    steadier heads that follow the landmarks less closely."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
     parsing_weights: Path | None = None
@@ -50,6 +54,8 @@ def process_video(args: ProcessArgs) -> None:
 
     if args.size < 0:
         raise ValueError(f"--size must be >= 0, got {args.size}")
+    if args.smooth_poses < 0:
+        raise ValueError(f"--smooth-poses must be >= 0, got {args.smooth_poses}")
     if args.parsing_weights is not None and not args.parsing_weights.is_file():
         raise InputFileError(args.parsing_weights, "does not exist (--parsing-weights)")
     geometry = FrameGeometry(parse_crop(args.crop), args.size)
@@ -62,6 +68,7 @@ def process_video(args: ProcessArgs) -> None:
         args.focal_length,
         args.landmarks,
         args.parsing_weights,
+        args.smooth_poses,
     )
     process = PortraitProcess(settings, CONSOLE)
     runner = StepRunner(process.state / "steps", process.steps(), args.force, CONSOLE)

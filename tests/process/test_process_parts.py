@@ -259,3 +259,36 @@ def test_face_parsing_net_loads_the_checkpoint_layout_and_maps_classes_to_our_la
     (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(InputFileError, match="junk.pth: cannot be read"):
         load_face_parsing_net(tmp_path / "junk.pth")
+
+
+def _jitter_deg(rotations: np.ndarray) -> float:
+    """Median angle of the second difference of consecutive rotations (frame-to-frame shake), in degrees."""
+    steps = np.einsum("nji,njk->nik", rotations[:-1], rotations[1:])  # R_t^T R_{t+1}
+    angles = Rotation.from_matrix(steps).as_rotvec()
+    return float(np.degrees(np.median(np.linalg.norm(np.diff(angles, axis=0), axis=1))))
+
+
+def test_smoother_poses_shake_less_on_noisy_landmarks_and_stay_near_the_truth():
+    track, rotations, _ = _synthetic_track(yaw_deg=12.0, focal=400.0)
+    noisy = track + np.random.default_rng(1).normal(0.0, 1.0, track.shape)  # 1 px of detector noise
+    loose = fit_head_poses(noisy, 256, 256, focal=400.0, smoothness=0.0)
+    steady = fit_head_poses(noisy, 256, 256, focal=400.0, smoothness=100.0)
+    assert _jitter_deg(steady.rotation) < 0.5 * _jitter_deg(loose.rotation)
+    assert np.median(rotation_errors_deg(rotations, steady.rotation)) < 1.5
+
+
+def test_rad_process_records_the_pose_smoothness_only_when_it_is_not_the_default(tmp_path):
+    from rad_nerfstudio.process.head_pose import DEFAULT_POSE_SMOOTHNESS
+    from rad_nerfstudio.process.pipeline import PortraitProcess, ProcessSettings
+    from rad_nerfstudio.scripts.process import ProcessArgs, process_video
+
+    def pose_settings(smoothness: float) -> dict:
+        settings = ProcessSettings(tmp_path / "in.mp4", tmp_path / "out", pose_smoothness=smoothness)
+        steps = PortraitProcess(settings, Console()).steps()
+        return next(step.settings for step in steps if step.name == "poses")
+
+    assert ProcessArgs(video=tmp_path / "in.mp4", output_dir=tmp_path / "out").smooth_poses == DEFAULT_POSE_SMOOTHNESS
+    assert pose_settings(DEFAULT_POSE_SMOOTHNESS) == {"focal_length": None}  # older datasets keep their poses
+    assert pose_settings(10.0) == {"focal_length": None, "smoothness": 10.0}  # a new value refits them
+    with pytest.raises(ValueError, match="smooth-poses"):
+        process_video(ProcessArgs(video=tmp_path / "in.mp4", output_dir=tmp_path / "out", smooth_poses=-1.0))
