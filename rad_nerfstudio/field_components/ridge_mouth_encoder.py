@@ -1,12 +1,13 @@
 """The mouth's shape predicted from the audio by a ridge regression, fitted in closed form on the training frames.
 
 On a short clip AudioNet (a few thousand weights per channel) fits its training frames exactly and generalises
-poorly: on the real clip in ``shared/real`` its landmark mouth opening reaches r 0.43 on held-out blocks (5-fold
-blocked cross-validation over the whole clip), a ridge regression on time-pooled log-mel context r 0.56; on the
-held-out obama look 0.80 and 0.85. This encoder is that regression: each frame's code is the predicted (opening,
-width) of its mouth, standardised over the training frames, and the head field reads it directly (the frames'
-own landmarks in training, the prediction everywhere else). The ridge strength is chosen by the same blocked
-cross-validation on the training frames, so nothing is tuned to a dataset.
+poorly on real speech: on the real clip in ``shared/real`` its landmark mouth opening reaches r 0.40-0.43 on
+held-out blocks (5-fold blocked cross-validation over the whole clip), a ridge regression on time-pooled log-mel
+context r 0.56 (on the held-out looks' synthetic speech AudioNet 0.87, the ridge 0.85). This encoder is that
+regression: each frame's code is the predicted (opening, width) of its mouth, standardised over the training
+frames, and the head field reads it directly (the frames' own landmarks in training, the prediction everywhere
+else). The ridge strength is chosen by the same blocked cross-validation on the training frames, so nothing is
+tuned to a dataset.
 """
 
 from __future__ import annotations
@@ -58,15 +59,11 @@ class RidgeMouthEncoder(nn.Module):
         pooled = context.reshape(*context.shape[:2], self.bins, WINDOW // self.bins, -1).mean(3)
         return pooled.reshape(centres.shape[0], -1)
 
-    def _design(self, features: Tensor) -> Tensor:
-        standard = (features - self.mean) / self.scale
-        return torch.cat([standard, torch.ones_like(standard[:, :1])], dim=1)
-
     def encode_track(
         self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
     ) -> Float[Tensor, "n out"]:
         """Predicted (standardised) mouth shape of the frames at ``centres`` of a window track."""
-        return self._design(self.features(windows, centres)) @ self.weights
+        return _with_bias((self.features(windows, centres) - self.mean) / self.scale) @ self.weights
 
     @torch.no_grad()
     def fit(
@@ -80,8 +77,9 @@ class RidgeMouthEncoder(nn.Module):
         (mean r of the first target on held-out blocks, a gap of the context around each block)."""
         x = self.features(windows, centres).double()
         y = targets.double()
-        self.mean.copy_(x.mean(0).float())
-        self.scale.copy_(x.std(0).clamp_min(1e-6).float())
+        mean, scale = x.mean(0), x.std(0).clamp_min(1e-6)
+        self.mean.copy_(mean.float())
+        self.scale.copy_(scale.float())
         n, gap = x.shape[0], 2 * self.context + 1
         edges = torch.linspace(0, n, FOLDS + 1).long().tolist()
         scores = torch.zeros(len(grid))
@@ -97,15 +95,19 @@ class RidgeMouthEncoder(nn.Module):
                 scores[k] += torch.tensor(pearson_r(predicted[:, 0].numpy(), y[start:end, 0].numpy())).nan_to_num(-1.0)
         best = grid[int(scores.argmax())]
         self.strength.fill_(best)
-        design = _standardised(x, x)
+        design = _with_bias((x - mean) / scale)
         self.weights.copy_(_solve(design.T @ design, design.T @ y, best * n).float())
         return self
 
 
+def _with_bias(standard: Tensor) -> Tensor:
+    """Standardised features with a bias column last."""
+    return torch.cat([standard, torch.ones_like(standard[:, :1])], dim=1)
+
+
 def _standardised(rows: Tensor, reference: Tensor) -> Tensor:
     """``rows`` standardised over ``reference``, with a bias column last."""
-    standard = (rows - reference.mean(0)) / reference.std(0).clamp_min(1e-6)
-    return torch.cat([standard, torch.ones_like(standard[:, :1])], dim=1)
+    return _with_bias((rows - reference.mean(0)) / reference.std(0).clamp_min(1e-6))
 
 
 def _solve(gram: Tensor, moment: Tensor, penalty: float) -> Tensor:
