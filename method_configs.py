@@ -142,7 +142,9 @@ def _small_run() -> Dict[str, Any]:
         head_steps=2500,
         lips_steps=500,
         ambient_loss_ramp_steps=1000,
-        eval_num_rays_per_chunk=1 << 13,
+        # a 128 x 128 frame in one chunk: half the head field's calls per frame (whose fixed cost dominates at a
+        # sample or two per ray): 65-71 -> 51 ms per frame on the real clip (benchmarks/train_render_speed.py)
+        eval_num_rays_per_chunk=1 << 14,
     )
 
 

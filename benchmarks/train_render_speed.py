@@ -2,8 +2,13 @@
 paper sizes), and of the CPU methods with head-pose refinement, against nerfacto with nerfstudio's torch
 implementation, at the same rays per batch and resolution, in one run: the models take their training steps in
 turn (the median step of each is reported), so a machine whose speed drifts during the run slows all of them alike.
+Every portrait model runs twice, on the fused kernels (``cuda/``) and on their torch references ("torch path").
 
     python benchmarks/train_render_speed.py [--data DIR] [--rays 1024] [--steps 20] [--output results.json]
+        [--trained RUN/config.yml ...] [--render-size 128]
+
+``--trained``: also render trained runs (their first validation frame, ``--render-size`` px wide) on both paths in
+turn: ms per frame, frames per second, head-field samples per ray, and the PSNR between the two paths' images.
 
 Without ``--data`` a 160 px, 4 s ``rad-sample`` dataset is generated first. All models read the same batches from
 the talking-portrait data manager. nerfacto builds torchmetrics' LPIPS (an AlexNet download) when it is created,
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import tempfile
 import time
 from dataclasses import replace
@@ -56,13 +62,13 @@ def _model_configs() -> dict:
 class _Contender:
     """One model with its optimizer, timed a step at a time."""
 
-    def __init__(self, name, config, manager) -> None:  # noqa: ANN001
+    def __init__(self, name, config, manager, path: str = "torch") -> None:  # noqa: ANN001
         from nerfstudio.engine.callbacks import TrainingCallbackAttributes
 
         from rad_nerfstudio.engine.manual_steps import build_model
 
         torch.manual_seed(0)
-        self.name, self.manager = name, manager
+        self.name, self.manager, self.path = name, manager, path
         self.model = build_model(config, manager)
         self.model.train()
         for callback in self.model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
@@ -72,22 +78,28 @@ class _Contender:
         self.durations: list[float] = []
 
     def step(self, step: int, timed: bool) -> None:
+        from rad_nerfstudio.cuda.kernels import fused
+
         from rad_nerfstudio.engine.manual_steps import backpropagate, step_losses
 
-        start = time.perf_counter()
-        _, _, losses = step_losses(self.manager, self.model, step)
-        backpropagate(self.model, losses, self.optimizer)
-        if timed:
-            self.durations.append(time.perf_counter() - start)
+        with fused(self.path == "fused"):
+            start = time.perf_counter()
+            _, _, losses = step_losses(self.manager, self.model, step)
+            backpropagate(self.model, losses, self.optimizer)
+            if timed:
+                self.durations.append(time.perf_counter() - start)
 
     def render_seconds(self) -> float:
+        from rad_nerfstudio.cuda.kernels import fused
+
         self.model.eval()
         camera = self.manager.eval_dataset.cameras[0:1]
         renders = []
-        for _ in range(2):
-            start = time.perf_counter()
-            self.model.get_outputs_for_camera(camera)
-            renders.append(time.perf_counter() - start)
+        with fused(self.path == "fused"):
+            for _ in range(2):
+                start = time.perf_counter()
+                self.model.get_outputs_for_camera(camera)
+                renders.append(time.perf_counter() - start)
         return min(renders)
 
 
@@ -96,19 +108,67 @@ def _time_models(configs: dict, manager, steps: int, warmup: int) -> list[dict]:
     that slows down or speeds up during the run affects all of them alike; then each one's frame render."""
     from rad_nerfstudio.model_components.model_size import parameter_megabytes
 
-    contenders = [_Contender(name, config, manager) for name, config in configs.items()]
+    contenders = []
+    for name, config in configs.items():
+        paths = ("torch",) if name.startswith("nerfacto") else ("fused", "torch")
+        contenders += [_Contender(name, config, manager, path) for path in paths]
     for step in range(warmup + steps):
         for contender in contenders:
             contender.step(step, timed=step >= warmup)
     return [
         {
             "model": c.name,
+            "path": c.path,
             "ms_per_step": 1000 * float(torch.tensor(c.durations).median()),
             "ms_per_frame": 1000 * c.render_seconds(),
             "parameters_mib": round(parameter_megabytes(c.model), 1),
         }
         for c in contenders
     ]
+
+
+def _time_trained_render(config_path: Path, size: int, repeats: int) -> dict:
+    """A trained run's first validation frame rendered ``size`` px wide on each path in turn (the best of
+    ``repeats`` each): ms per frame, head-field samples per ray, and the PSNR between the two paths' images."""
+    from rad_nerfstudio.cuda.kernels import fused
+
+    from rad_nerfstudio.render.trained_run import load_trained_run
+
+    run = load_trained_run(config_path)
+    model = run.model
+    model.eval()
+    camera = run.datamanager.eval_dataset.cameras[0:1]
+    camera.rescale_output_resolution(size / int(camera.width[0]))
+    samples = []
+    hook = model.head.register_forward_pre_hook(lambda module, inputs: samples.append(inputs[0].shape[0]))
+    seconds: dict[str, list[float]] = {"fused": [], "torch": []}
+    images: dict[str, torch.Tensor] = {}
+    counts: dict[str, int] = {}
+    with torch.no_grad(), model.render_weights():
+        for repeat in range(repeats + 1):  # the first round builds / loads the kernels and warms the caches
+            for path in ("fused", "torch"):
+                samples.clear()
+                with fused(path == "fused"):
+                    start = time.perf_counter()
+                    images[path] = model.get_outputs_for_camera(camera)["rgb"].clamp(0, 1)
+                    if repeat > 0:
+                        seconds[path].append(time.perf_counter() - start)
+                counts[path] = sum(samples)
+    hook.remove()
+    rays = int(camera.width[0]) * int(camera.height[0])
+    mse = float(((images["fused"] - images["torch"]) ** 2).mean())
+    fused_ms, torch_ms = 1000 * min(seconds["fused"]), 1000 * min(seconds["torch"])
+    return {
+        "run": str(config_path),
+        "resolution": f"{int(camera.width[0])}x{int(camera.height[0])}",
+        "ms_per_frame_fused": round(fused_ms, 1),
+        "ms_per_frame_torch": round(torch_ms, 1),
+        "fps_fused": round(1000 / fused_ms, 2),
+        "render_speedup": round(torch_ms / fused_ms, 2),
+        "samples_per_ray_fused": round(counts["fused"] / rays, 3),
+        "samples_per_ray_torch": round(counts["torch"] / rays, 3),
+        "psnr_between_paths": round(-10 * math.log10(mse), 1) if mse > 0 else float("inf"),
+    }
 
 
 def main() -> None:
@@ -118,10 +178,35 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--output", type=Path, default=Path("benchmarks/results/train_render_speed.json"))
+    parser.add_argument("--trained", type=Path, nargs="*", default=[], help="config.yml of trained runs to render")
+    parser.add_argument("--render-size", type=int, default=128, help="width of the trained runs' renders")
+    parser.add_argument("--repeats", type=int, default=5, help="renders per path of each trained run")
+    parser.add_argument("--skip-training", action="store_true", help="only the trained runs' renders")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
     from rad_nerfstudio.io.atomic import write_text_atomic
+
+    result: dict = {"threads": torch.get_num_threads()}
+    if not args.skip_training:
+        result.update(_training_table(args))
+    if args.trained:
+        renders = [_time_trained_render(path, args.render_size, args.repeats) for path in args.trained]
+        result["trained_renders"] = renders
+        print(f"trained runs rendered {args.render_size} px wide, fused kernels vs torch path (best of {args.repeats})")
+        print(f"{'run':<60}{'fused ms':>10}{'torch ms':>10}{'x':>7}{'fps':>7}{'spr':>7}{'PSNR':>7}")
+        for row in result["trained_renders"]:
+            print(
+                f"{row['run'][-60:]:<60}{row['ms_per_frame_fused']:>10}{row['ms_per_frame_torch']:>10}"
+                f"{row['render_speedup']:>7}{row['fps_fused']:>7}{row['samples_per_ray_fused']:>7}"
+                f"{row['psnr_between_paths']:>7}"
+            )
+    write_text_atomic(args.output, json.dumps(result, indent=2))
+    print(f"written to {args.output}")
+
+
+def _training_table(args: argparse.Namespace) -> dict:
+    """Every model's training steps and (untrained) frame render on both paths, side by side; printed."""
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
@@ -135,25 +220,24 @@ def main() -> None:
         height, width = manager.train_images.shape[1:3]
         rows = _time_models(_model_configs(), manager, args.steps, args.warmup)
     peer = rows[0]
+    torch_step = {row["model"]: row["ms_per_step"] for row in rows if row["path"] == "torch"}
+    torch_frame = {row["model"]: row["ms_per_frame"] for row in rows if row["path"] == "torch"}
     for row in rows:
         row["step_ratio_to_nerfacto"] = round(row["ms_per_step"] / peer["ms_per_step"], 3)
         row["frame_ratio_to_nerfacto"] = round(row["ms_per_frame"] / peer["ms_per_frame"], 3)
+        row["step_speedup_over_torch_path"] = round(torch_step[row["model"]] / row["ms_per_step"], 2)
+        row["frame_speedup_over_torch_path"] = round(torch_frame[row["model"]] / row["ms_per_frame"], 2)
         row["ms_per_step"], row["ms_per_frame"] = round(row["ms_per_step"], 1), round(row["ms_per_frame"], 1)
-    result = {
-        "rays_per_batch": args.rays,
-        "resolution": f"{width}x{height}",
-        "threads": torch.get_num_threads(),
-        "rows": rows,
-    }
-    write_text_atomic(args.output, json.dumps(result, indent=2))
     print(f"{args.rays} rays per step, frames of {width}x{height}, {torch.get_num_threads()} threads")
-    print(f"{'model':<34}{'ms/step':>10}{'x nerfacto':>12}{'ms/frame':>10}{'x nerfacto':>12}{'MiB':>8}")
+    header = f"{'model':<34}{'path':>7}{'ms/step':>10}{'x nerfacto':>12}{'x torch':>9}"
+    print(header + f"{'ms/frame':>10}{'x nerfacto':>12}{'MiB':>8}")
     for row in rows:
         print(
-            f"{row['model']:<34}{row['ms_per_step']:>10}{row['step_ratio_to_nerfacto']:>12}"
-            f"{row['ms_per_frame']:>10}{row['frame_ratio_to_nerfacto']:>12}{row['parameters_mib']:>8}"
+            f"{row['model']:<34}{row['path']:>7}{row['ms_per_step']:>10}{row['step_ratio_to_nerfacto']:>12}"
+            f"{row['step_speedup_over_torch_path']:>9}{row['ms_per_frame']:>10}{row['frame_ratio_to_nerfacto']:>12}"
+            f"{row['parameters_mib']:>8}"
         )
-    print(f"written to {args.output}")
+    return {"rays_per_batch": args.rays, "resolution": f"{width}x{height}", "rows": rows}
 
 
 if __name__ == "__main__":

@@ -23,4 +23,6 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet -e ".[dev,process]"
   touch "$stamp"
 fi
+# the fused CPU kernels (cuda/): compiled once here (about two minutes), cached by torch; the torch path otherwise
+.venv/bin/python -m rad_nerfstudio.cuda.build
 echo "[setup] ready: $(.venv/bin/python -c 'import rad_nerfstudio, torch, nerfstudio; print(f"rad-nerfstudio {rad_nerfstudio.__version__}, torch {torch.__version__}")')"

@@ -248,7 +248,8 @@ def _score_frames(
     first = dataset.get_numpy_image(0)
     height, width = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
     audio = _validation_audio(datamanager, rows)
-    with Mp4Writer(video_path, 3 * width, height, int(round(tables.fps)), audio) as writer:
+    # the averaged weights swapped in once for all frames, not per render
+    with Mp4Writer(video_path, 3 * width, height, int(round(tables.fps)), audio) as writer, model.render_weights():
         for k in track(range(len(rows)), description="Evaluating validation frames", console=CONSOLE):
             truth_u8 = dataset.get_numpy_image(k)[..., :3]
             render_u8 = truth_u8

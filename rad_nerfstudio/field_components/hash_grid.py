@@ -1,7 +1,8 @@
 """Multiresolution hash encoding of points in [0, 1]^D for any small D (1-4).
 
 nerfstudio's torch ``HashEncoding`` is 3D-only; RAD-NeRF's audio-coordinate grid is 1-3D and ER-NeRF's
-tri-planes are 2D. tinycudann is used on CUDA when installed, this torch implementation otherwise.
+tri-planes are 2D. tinycudann is used on CUDA when installed; on the CPU the fused C++ kernel
+(``rad_nerfstudio.cuda.hash_grid``) when it builds, else this module's torch implementation, its reference.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import List, Literal
 import torch
 from jaxtyping import Float
 from torch import Tensor, nn
+
+from rad_nerfstudio.cuda.hash_grid import fused_hash_grid  # pyright: ignore[reportMissingImports]
 
 PRIMES = (1, 2654435761, 805459861, 3674653429)
 """Per-dimension hashing primes (Instant-NGP's)."""
@@ -131,6 +134,14 @@ class HashGrid(nn.Module):
         if self.tcnn_encoding is not None:
             flat = x.reshape(-1, self.dim).clamp(0.0, 1.0)
             return self.tcnn_encoding(flat).float().reshape(*x.shape[:-1], self.output_dim)
+        batch = x.shape[:-1]
+        fused = fused_hash_grid(x.reshape(-1, self.dim), self.table, self.resolutions, self.n_dense)
+        if fused is not None:
+            return fused.reshape(*batch, self.output_dim)
+        return self.reference_forward(x)
+
+    def reference_forward(self, x: Float[Tensor, "*batch dim"]) -> Float[Tensor, "*batch features"]:
+        """The torch path (the fused kernel's reference)."""
         batch = x.shape[:-1]
         points = x.reshape(-1, 1, self.dim).clamp(0.0, 1.0) * self.resolutions[:, None].to(x.dtype)  # [N, L, D]
         base = torch.floor(points).long()

@@ -15,6 +15,8 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
+from rad_nerfstudio.cuda.marching import fused_march  # pyright: ignore[reportMissingImports]
+
 
 @dataclass
 class OccupancyGridConfig:
@@ -102,16 +104,52 @@ class MaxOccupancyGrid(nn.Module):
     def march(
         self, origins: Float[Tensor, "rays 3"], directions: Float[Tensor, "rays 3"], near: float = 0.0
     ) -> MarchedSamples:
-        """At most ``max_samples`` samples per ray in occupied cells, nearest first."""
+        """At most ``max_samples`` samples per ray in occupied cells, nearest first (the fused kernel when it
+        builds: each ray's samples first in its row; the torch path pads in candidate order). The bounds are
+        differentiable in the rays either way (pose refinement and test-time alignment follow them)."""
+        c = self.config
+        occupied, aabb = self.occupied, self.aabb
+        fused = fused_march(origins, directions, occupied, aabb, c.resolution, c.candidates, c.max_samples, near)
+        if fused is None:
+            return self.reference_march(origins, directions, near)
+        t_starts, t_ends, valid, candidate = fused
+        if origins.requires_grad or directions.requires_grad:
+            t_near, t_far = self._box_span(origins, directions, near)
+            t_starts, t_ends = self._candidate_bounds(t_near, t_far, candidate)
+        return MarchedSamples(t_starts[..., None], t_ends[..., None], valid)
+
+    def _box_span(
+        self, origins: Float[Tensor, "rays 3"], directions: Float[Tensor, "rays 3"], near: float
+    ) -> tuple[Float[Tensor, " rays"], Float[Tensor, " rays"]]:
+        """Where each ray enters (not before ``near``) and leaves the scene box."""
         lo, hi = self.aabb[0], self.aabb[1]
         safe = torch.where(directions.abs() < 1e-9, torch.full_like(directions, 1e-9), directions)
         t0, t1 = (lo - origins) / safe, (hi - origins) / safe
-        t_near = torch.minimum(t0, t1).amax(-1).clamp(min=near)
-        t_far = torch.maximum(t0, t1).amin(-1)
+        return torch.minimum(t0, t1).amax(-1).clamp(min=near), torch.maximum(t0, t1).amin(-1)
+
+    def _candidate_centres(
+        self, t_near: Float[Tensor, " rays"], t_far: Float[Tensor, " rays"], candidate: Int[Tensor, "rays k"]
+    ) -> Float[Tensor, "rays k"]:
+        """Centres of the given candidates of each ray: evenly spaced cells of its span inside the box."""
+        span = (t_far - t_near).clamp(min=0)[:, None]
+        return t_near[:, None] + ((candidate + 0.5) / self.config.candidates) * span
+
+    def _candidate_bounds(
+        self, t_near: Float[Tensor, " rays"], t_far: Float[Tensor, " rays"], candidate: Int[Tensor, "rays k"]
+    ) -> tuple[Float[Tensor, "rays k"], Float[Tensor, "rays k"]]:
+        """(start, end) of the given candidates of each ray."""
+        t_mid = self._candidate_centres(t_near, t_far, candidate)
+        step = (t_far - t_near).clamp(min=0)[:, None] / self.config.candidates
+        return t_mid - step / 2, t_mid + step / 2
+
+    def reference_march(
+        self, origins: Float[Tensor, "rays 3"], directions: Float[Tensor, "rays 3"], near: float = 0.0
+    ) -> MarchedSamples:
+        """The torch marcher (the fused kernel's reference)."""
+        t_near, t_far = self._box_span(origins, directions, near)
         hits_box = t_far > t_near
-        steps = (torch.arange(self.config.candidates, device=origins.device) + 0.5) / self.config.candidates
-        step = ((t_far - t_near).clamp(min=0) / self.config.candidates)[:, None]
-        t_mid = t_near[:, None] + steps[None] * (t_far - t_near).clamp(min=0)[:, None]  # [R, C]
+        every = torch.arange(self.config.candidates, device=origins.device).expand(origins.shape[0], -1)
+        t_mid = self._candidate_centres(t_near, t_far, every)  # [R, C]
         cells, inside = self.cell_of(origins[:, None] + t_mid[..., None] * directions[:, None])
         occupied = self.occupied[cells] & inside & hits_box[:, None]
         kept = occupied & (occupied.cumsum(-1) <= self.config.max_samples)
@@ -120,5 +158,5 @@ class MaxOccupancyGrid(nn.Module):
         )
         first = torch.topk(order, self.config.max_samples, dim=-1, largest=False).indices.sort(-1).values  # [R, K]
         valid = torch.gather(kept, 1, first)
-        t_centre = torch.gather(t_mid, 1, first)
-        return MarchedSamples((t_centre - step / 2)[..., None], (t_centre + step / 2)[..., None], valid)
+        t_starts, t_ends = self._candidate_bounds(t_near, t_far, first)
+        return MarchedSamples(t_starts[..., None], t_ends[..., None], valid)

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from rad_nerfstudio.audio.windows import WINDOW, neighbour_indices, windows_at
 from rad_nerfstudio.evaluation.mouth_shape import pearson_r
+from rad_nerfstudio.field_components.audio_encoder import AudioEncoder
 
 RIDGE_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
 """Candidate ridge strengths, per training frame (the penalty is ``strength * frames``)."""
@@ -115,3 +116,19 @@ def _solve(gram: Tensor, moment: Tensor, penalty: float) -> Tensor:
     diagonal = torch.full((gram.shape[0],), penalty, dtype=gram.dtype)
     diagonal[-1] = 0.0
     return torch.linalg.solve(gram + torch.diag(diagonal), moment)
+
+
+class CodeBesideRidgeMouth(nn.Module):
+    """An AudioNet code (trained with the head) beside the ridge regression's mouth shape: ``[code, mouth]``.
+
+    The mouth says how far the lips part; the code is free to carry what two numbers do not (teeth, lip shape)."""
+
+    def __init__(self, code: AudioEncoder, mouth: RidgeMouthEncoder) -> None:
+        super().__init__()
+        self.code, self.mouth = code, mouth
+        self.code_dim = code.code_dim + mouth.code_dim
+
+    def encode_track(
+        self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
+    ) -> Float[Tensor, "n code_and_mouth"]:
+        return torch.cat([self.code.encode_track(windows, centres), self.mouth.encode_track(windows, centres)], -1)

@@ -13,7 +13,8 @@ class ParameterEMA(nn.Module):
     """Shadow copies ``s <- decay * s + (1 - decay) * p`` of every trainable parameter of ``module`` (but those whose
     names start with one of ``exclude``).
 
-    ``averaged()`` swaps the shadows in for rendering and puts the live weights back afterwards.
+    ``averaged()`` swaps the shadows in for rendering and puts the live weights back afterwards; nested blocks
+    swap nothing more (a video entered once renders its frames without copying the weights per frame).
     """
 
     def __init__(self, module: nn.Module, decay: float, exclude: tuple[str, ...] = ()) -> None:
@@ -27,6 +28,7 @@ class ParameterEMA(nn.Module):
         ]
         for k, name in enumerate(self._names):
             self.register_buffer(f"shadow_{k}", dict(module.named_parameters())[name].detach().clone())
+        self._swapped = False
 
     def _pairs(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         parameters = dict(self._module[0].named_parameters())
@@ -41,14 +43,19 @@ class ParameterEMA(nn.Module):
     @contextlib.contextmanager
     def averaged(self) -> Iterator[None]:
         """Use the averaged weights inside the block."""
+        if self._swapped:
+            yield
+            return
         pairs = list(self._pairs())
         live = [parameter.detach().clone() for _, parameter in pairs]
         with torch.no_grad():
             for shadow, parameter in pairs:
                 parameter.copy_(shadow)
+        self._swapped = True
         try:
             yield
         finally:
+            self._swapped = False
             with torch.no_grad():
                 for (_, parameter), value in zip(pairs, live, strict=True):
                     parameter.copy_(value)

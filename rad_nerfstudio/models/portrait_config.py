@@ -32,7 +32,8 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     (the anchors). 'ridge-mouth': a ridge regression from the log-mel context of each frame to its mouth's opening
     and width, fitted in closed form on the training frames' landmarks when the model is built; the head reads
     those two numbers, the frame's own landmarks in training and the regression's prediction elsewhere
-    (``field_components.ridge_mouth_encoder``; needs the dataset's landmarks)."""
+    (``field_components.ridge_mouth_encoder``; needs the dataset's landmarks). With ``mouth_conditioning``
+    'with-code' the head reads an AudioNet code beside those two numbers."""
     audio_code_dim: int = 64
     """Audio code from AudioNet."""
     audio_attention: bool = True
@@ -93,7 +94,7 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     own (from its landmarks) in training and the audio readout's prediction from the code everywhere else
     (validation, renders with a new audio, the viewer): the field learns the mouth's look from a signal that explains
     it exactly, and the audio only has to predict two numbers. Needs ``audio_mouth_loss_mult`` > 0 (it trains the
-    readout)."""
+    readout), except with ``audio_encoder`` 'ridge-mouth', where the regression predicts the mouth."""
     audio_mouth_log_every: int = 500
     """Steps between two reports of the audio code's mouth r on the validation frames (``audio_mouth_r``, a ridge
     readout fitted on the training frames; no render needed). 0: never during training."""

@@ -29,6 +29,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
 
+from rad_nerfstudio.cuda.kernels import fused_enabled  # pyright: ignore[reportMissingImports]
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
@@ -46,7 +47,7 @@ from rad_nerfstudio.field_components.grid_presets import preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid
 from rad_nerfstudio.field_components.region_gate import BoxGate
-from rad_nerfstudio.field_components.ridge_mouth_encoder import RidgeMouthEncoder
+from rad_nerfstudio.field_components.ridge_mouth_encoder import CodeBesideRidgeMouth, RidgeMouthEncoder
 from rad_nerfstudio.fields.conditioned_radiance import ConditionedRadianceField
 from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField
 from rad_nerfstudio.model_components.audio_mouth import (
@@ -56,6 +57,7 @@ from rad_nerfstudio.model_components.audio_mouth import (
     standardised_mouth,
 )
 from rad_nerfstudio.model_components.compositing import over, render_samples
+from rad_nerfstudio.model_components.early_stop_compositing import OPAQUE, composite_until_opaque
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
 from rad_nerfstudio.model_components.losses import (
@@ -119,7 +121,7 @@ class PortraitModel(Model):
             if self.config.audio_mouth_loss_mult > 0 and mouth is not None and not self.reads_ridge_mouth
             else None
         )
-        if self.config.mouth_conditioning != "none" and self.mouth_readout is None:
+        if self.config.mouth_conditioning != "none" and self.mouth_readout is None and not self.reads_ridge_mouth:
             raise ValueError(
                 "--pipeline.model.mouth-conditioning needs --pipeline.model.audio-mouth-loss-mult > 0 and the "
                 "dataset's landmarks (the readout that predicts the mouth from the audio)"
@@ -154,28 +156,38 @@ class PortraitModel(Model):
         """Whether the audio code is the ridge regression's mouth shape (``audio_encoder`` 'ridge-mouth')."""
         return self.config.audio_encoder == "ridge-mouth"
 
-    def _make_audio_encoder(self, tables: PortraitTables) -> AudioEncoder | RidgeMouthEncoder:
-        """AudioNet + attention, or the ridge regression of the mouth fitted now on the training frames."""
+    def _make_audio_encoder(self, tables: PortraitTables) -> AudioEncoder | RidgeMouthEncoder | CodeBesideRidgeMouth:
+        """AudioNet + attention, or the ridge regression of the mouth fitted now on the training frames (alone, or
+        beside an AudioNet code with ``mouth_conditioning`` 'with-code')."""
         if not self.reads_ridge_mouth:
             return AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
         if self.mouth_shape is None:
             raise ValueError(
                 "--pipeline.model.audio-encoder ridge-mouth needs the dataset's landmarks (ori_imgs/*.lms)"
             )
-        if self.config.mouth_conditioning != "none":
+        if self.config.mouth_conditioning == "alone":
             raise ValueError(
-                "--pipeline.model.audio-encoder ridge-mouth already conditions the head on the mouth; "
-                "leave --pipeline.model.mouth-conditioning at none"
+                "--pipeline.model.audio-encoder ridge-mouth already conditions the head on the mouth alone; "
+                "use --pipeline.model.mouth-conditioning none (the mouth alone) or with-code (beside an AudioNet code)"
             )
         order = self.train_rows[self.audio_index[self.train_rows].argsort()]  # blocks in time for its validation
-        encoder = RidgeMouthEncoder(tables.audio_dim, self.mouth_shape.shape[-1])
-        return encoder.fit(self.audio_windows, self.audio_index[order], self.ridge_targets[order])
+        ridge = RidgeMouthEncoder(tables.audio_dim, self.mouth_shape.shape[-1])
+        ridge.fit(self.audio_windows, self.audio_index[order], self.ridge_targets[order])
+        if not self.ridge_mouth_beside_code:
+            return ridge
+        audio_net = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
+        return CodeBesideRidgeMouth(audio_net, ridge)
+
+    @property
+    def ridge_mouth_beside_code(self) -> bool:
+        """Whether the head reads an AudioNet code beside the ridge regression's mouth (ridge-mouth, 'with-code')."""
+        return self.reads_ridge_mouth and self.config.mouth_conditioning == "with-code"
 
     @property
     def field_code_dim(self) -> int:
         """Size of the audio condition the head field reads: the code, and the mouth shape when conditioned on it."""
         if self.reads_ridge_mouth:
-            return MOUTH_DIM
+            return MOUTH_DIM + (self.config.audio_code_dim if self.ridge_mouth_beside_code else 0)
         mode, code = self.config.mouth_conditioning, self.config.audio_code_dim
         return MOUTH_DIM if mode == "alone" else code + (MOUTH_DIM if mode == "with-code" else 0)
 
@@ -314,7 +326,10 @@ class PortraitModel(Model):
         frames' own (``rows``, standardised) in training, else the readout's prediction (also for codes that are not
         the frames' own: ``rows`` None). A ridge-mouth code is the predicted mouth: the frames' own in training."""
         if self.reads_ridge_mouth:
-            return self.ridge_targets[rows].to(codes.dtype) if self.training and rows is not None else codes
+            if not self.training or rows is None:
+                return codes
+            taught = self.ridge_targets[rows].to(codes.dtype)
+            return torch.cat([codes[:, :-MOUTH_DIM], taught], -1) if self.ridge_mouth_beside_code else taught
         if self.config.mouth_conditioning == "none" or self.mouth_readout is None:
             return codes
         if self.training and rows is not None:
@@ -352,26 +367,30 @@ class PortraitModel(Model):
         if self.training and self.config.jitter_samples:
             shift = (torch.rand(t_starts.shape[0], 1, device=t_starts.device) - 0.5) * (t_ends - t_starts)
             t_starts, t_ends = t_starts + shift, t_ends + shift
+
+        def fields(ray_id: Tensor, sample_id: Tensor) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+            """The head field at the given samples: density [n], rgb [n, 3], maps [n]."""
+            t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
+            positions = self._normalise(origins[ray_id] + t_mid[:, None] * directions[ray_id])
+            rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id] if self.head.pose_dim else None
+            condition = codes[ray_id] * self.audio_gate(positions)
+            out = self.head(positions, directions[ray_id], condition, eye[ray_id], rows[ray_id], rotations)
+            return out["density"][:, 0], out["rgb"], {key: out[key].abs().sum(-1) for key in self.head.map_keys}
+
+        if not self.training and not torch.is_grad_enabled():  # renders: stop each ray once it is opaque
+            rendered = composite_until_opaque(valid, t_starts, t_ends, fields, self.head.map_keys)
+            if rendered is not None:
+                return rendered
         ray_id, sample_id = valid.nonzero(as_tuple=True)
         n_rays, k = valid.shape
         density = torch.zeros(n_rays, k, device=valid.device)
         rgb = torch.zeros(n_rays, k, 3, device=valid.device)
         maps = {key: torch.zeros(n_rays, k, device=valid.device) for key in self.head.map_keys}
         if ray_id.numel():
-            t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
-            positions = self._normalise(origins[ray_id] + t_mid[:, None] * directions[ray_id])
-            rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id] if self.head.pose_dim else None
-            out = self.head(
-                positions,
-                directions[ray_id],
-                codes[ray_id] * self.audio_gate(positions),
-                eye[ray_id],
-                rows[ray_id],
-                rotations,
-            )
-            density = density.index_put((ray_id, sample_id), out["density"][:, 0])
-            rgb = rgb.index_put((ray_id, sample_id), out["rgb"])
-            maps = {key: m.index_put((ray_id, sample_id), out[key].abs().sum(-1)) for key, m in maps.items()}
+            sample_density, sample_rgb, sample_maps = fields(ray_id, sample_id)
+            density = density.index_put((ray_id, sample_id), sample_density)
+            rgb = rgb.index_put((ray_id, sample_id), sample_rgb)
+            maps = {key: m.index_put((ray_id, sample_id), sample_maps[key]) for key, m in maps.items()}
         rendered = render_samples(density, rgb, t_starts, t_ends, valid)
         weights = rendered.pop("weights")
         rendered.update({key: (weights * m).sum(-1, keepdim=True) for key, m in maps.items()})
@@ -426,7 +445,7 @@ class PortraitModel(Model):
         elif stage == "torso":
             h, w = plate_image.shape[:2]
             uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
-            torso = self.torso(uv, poses, rows)
+            torso = self._torso_behind_head(uv, poses, rows, head["accumulation"])
             behind = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
             outputs["torso_alpha"] = torso["alpha"]
         else:
@@ -435,6 +454,21 @@ class PortraitModel(Model):
             outputs["torso_rgb"] = behind  # torso over background (the frame's torso image until the torso is trained)
         # rgb first: nerfstudio's viewer opens on the first output
         return {"rgb": over(head["rgb"], head["accumulation"], behind), **outputs}
+
+    def _torso_behind_head(
+        self, uv: Float[Tensor, "n 2"], poses: Tensor, rows: Tensor, head_alpha: Float[Tensor, "n 1"]
+    ) -> Dict[str, Tensor]:
+        """The torso field's rgb and alpha; in renders with the fused kernels, only where the head lets light
+        through (elsewhere alpha 1, rgb 0: the pixel changes by less than ``OPAQUE``)."""
+        if self.training or torch.is_grad_enabled() or not fused_enabled():
+            return self.torso(uv, poses, rows)
+        seen = (head_alpha[:, 0] < 1.0 - OPAQUE).nonzero()[:, 0]
+        n = uv.shape[0]
+        out = {"rgb": torch.zeros(n, 3, device=uv.device), "alpha": torch.ones(n, 1, device=uv.device)}
+        if seen.numel():
+            torso = self.torso(uv[seen], poses[seen], rows[seen])
+            out["rgb"][seen], out["alpha"][seen] = torso["rgb"], torso["alpha"]
+        return out
 
     def get_metrics_dict(self, outputs: Dict[str, Tensor], batch: Dict[str, Tensor]) -> Dict[str, Tensor]:
         image = batch["image"].to(self.device)

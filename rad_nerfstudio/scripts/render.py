@@ -185,6 +185,7 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
             writer = stack.enter_context(Mp4Writer(args.output_path, width, height, fps, driving.waveform))
         stack.callback(lambda: setattr(model, "render_controls", RenderControls()))
         stack.enter_context(progress)
+        stack.enter_context(model.render_weights())  # once for the whole video, not per frame
         for i in progress.track(range(length), total=length):
             model.render_controls = RenderControls(
                 audio_code=codes[i],

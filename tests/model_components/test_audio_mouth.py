@@ -221,3 +221,25 @@ def test_a_ridge_mouth_head_refuses_a_second_mouth_conditioning(manager):
     config.mouth_conditioning = "alone"
     with pytest.raises(ValueError, match="mouth-conditioning"):
         build_model(config, manager)
+
+
+def test_a_ridge_mouth_beside_a_code_teaches_the_mouth_and_trains_the_code(manager):
+    torch.manual_seed(0)
+    config = _config("er-nerf", 0.0)
+    config.audio_encoder, config.mouth_conditioning, config.audio_code_dim = "ridge-mouth", "with-code", 8
+    model = build_model(config, manager)
+    assert model.field_code_dim == 10
+    rows = model.train_rows[:4]
+    codes = model.audio_codes(rows)
+    assert codes.shape == (4, 10)
+    model.train()
+    taught = model.field_condition(codes, rows)
+    assert torch.equal(taught[:, :8], codes[:, :8]) and torch.equal(taught[:, 8:], model.ridge_targets[rows])
+    model.eval()
+    assert torch.equal(model.field_condition(codes, rows), codes)
+    model.train()
+    _, losses = train_step(manager, model, 1)
+    assert all(bool(torch.isfinite(v)) for v in losses.values())
+    grads = [p.grad for p in model.audio_encoder.code.parameters()]
+    trained = any(g is not None and bool(g.abs().sum() > 0) for g in grads)
+    assert trained, "the AudioNet code beside the mouth is not trained"

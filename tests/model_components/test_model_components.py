@@ -97,6 +97,9 @@ def test_parameter_ema_averages_swaps_in_and_restores():
     assert torch.allclose(ema.shadow_0, torch.full((1, 2), 1.1))  # 0.9 * 1 + 0.1 * 2
     with ema.averaged():
         assert torch.allclose(module.weight, torch.full((1, 2), 1.1))
+        with ema.averaged():  # nested: still the averaged weights, and no second swap
+            assert torch.allclose(module.weight, torch.full((1, 2), 1.1))
+        assert torch.allclose(module.weight, torch.full((1, 2), 1.1)), "the inner block did not restore early"
     assert torch.all(module.weight == 2.0), "live weights are back"
     assert "shadow_0" in ema.state_dict() and len(list(ema.parameters())) == 0
     with pytest.raises(ValueError):

@@ -1,0 +1,73 @@
+"""Fused front-to-back compositing (``csrc/composite_cpu.cpp``) as an autograd function.
+
+Its reference is ``rad_nerfstudio.model_components.compositing.render_samples``: the same weights, colour,
+accumulation and depth, and the same gradients with respect to density and colour. It also takes each ray's
+transmittance before its first sample and returns the one after its last, so that a renderer can composite a ray
+in pieces and stop a ray once nothing behind can show (``composite_in_pieces``)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+import torch
+from jaxtyping import Bool, Float
+from torch import Tensor
+
+from .kernels import kernels_for
+
+
+class _Composite(torch.autograd.Function):
+    @staticmethod
+    def forward(
+        ctx: Any,
+        density: Tensor,
+        rgb: Tensor,
+        t_starts: Tensor,
+        t_ends: Tensor,
+        valid: Tensor,
+        start: Tensor,
+        kernels: Any,
+    ) -> Any:
+        weights, colour, accumulation, depth, remaining = kernels.composite_forward(
+            density, rgb, t_starts, t_ends, valid, start
+        )
+        ctx.save_for_backward(density, rgb, t_starts, t_ends, valid, start)
+        ctx.kernels = kernels
+        ctx.mark_non_differentiable(remaining)
+        return weights, colour, accumulation, depth, remaining
+
+    @staticmethod
+    def backward(ctx: Any, *grads: Tensor) -> Any:
+        grad_weights, grad_rgb, grad_accumulation, grad_depth, _ = grads
+        density, rgb, t_starts, t_ends, valid, start = ctx.saved_tensors
+        grad_outputs = torch.cat([grad_rgb, grad_accumulation, grad_depth], dim=-1)  # [R, 5]
+        grad_density, grad_colour = ctx.kernels.composite_backward(
+            grad_weights, grad_outputs, density, rgb, t_starts, t_ends, valid, start
+        )
+        return grad_density, grad_colour, None, None, None, None, None
+
+
+def fused_composite(
+    density: Float[Tensor, "rays k"],
+    rgb: Float[Tensor, "rays k 3"],
+    t_starts: Float[Tensor, "rays k"],
+    t_ends: Float[Tensor, "rays k"],
+    valid: Bool[Tensor, "rays k"],
+    start: Float[Tensor, " rays"] | None = None,
+) -> Dict[str, Tensor] | None:
+    """``render_samples``' outputs plus ``transmittance`` (after each ray's last sample), from rays whose
+    transmittance before their first sample is ``start`` (1 when None); None when the kernel cannot serve (off, not
+    built, not float32, or sample bounds that need a gradient)."""
+    if any(t.dtype != torch.float32 for t in (density, rgb, t_starts, t_ends)):
+        return None
+    if t_starts.requires_grad or t_ends.requires_grad:  # rays that follow a pose: the reference differentiates them
+        return None
+    kernels = kernels_for(density.device)
+    if kernels is None:
+        return None
+    if start is None:
+        start = torch.ones(density.shape[0], device=density.device)
+    weights, colour, accumulation, depth, remaining = _Composite.apply(
+        density, rgb, t_starts, t_ends, valid, start.detach(), kernels
+    )  # pyright: ignore[reportGeneralTypeIssues]
+    return {"weights": weights, "rgb": colour, "accumulation": accumulation, "depth": depth, "transmittance": remaining}

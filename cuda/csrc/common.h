@@ -1,0 +1,169 @@
+// Per-point and per-ray arithmetic shared by the CPU (OpenMP) and CUDA kernels, so that both compute exactly what
+// their torch references compute (see each function). Plain C++ that nvcc also compiles for the device.
+#pragma once
+
+#include <math.h>
+#include <stdint.h>
+
+#ifdef __CUDACC__
+#define RAD_HD __host__ __device__ inline
+#else
+#define RAD_HD inline
+#endif
+
+namespace rad {
+
+constexpr float kCompositeEps = 1e-10f;  // compositing.render_samples' guard in the transmittance product
+
+struct Corners {
+  int64_t rows[16];
+  float weights[16];
+};
+
+// Rows (into the flattened [levels * table_size, width] table) and D-linear weights of the 2^D cell corners of a
+// point on one level: field_components.hash_grid.HashGrid.reference_forward. A corner past the grid's far side
+// (a point on the border) has weight 0; its row is kept inside the level.
+template <int D>
+RAD_HD void grid_corners(const float* x, float resolution, int64_t level, bool dense, int64_t table_size,
+                         Corners& out) {
+  const uint64_t primes[4] = {1ULL, 2654435761ULL, 805459861ULL, 3674653429ULL};
+  int64_t base[D];
+  float frac[D];
+  for (int d = 0; d < D; ++d) {
+    const float p = fminf(fmaxf(x[d], 0.0f), 1.0f) * resolution;
+    const float b = floorf(p);
+    base[d] = static_cast<int64_t>(b);
+    frac[d] = p - b;
+  }
+  const int64_t side = static_cast<int64_t>(resolution) + 1;
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    float weight = 1.0f;
+    int64_t row = 0, stride = 1;
+    uint64_t hashed = 0;
+    for (int d = 0; d < D; ++d) {
+      const int bit = (corner >> d) & 1;
+      const float w = bit ? frac[d] : 1.0f - frac[d];
+      weight = d == 0 ? w : weight * w;
+      const int64_t vertex = base[d] + bit;
+      if (dense) {
+        row += vertex * stride;
+        stride *= side;
+      } else {
+        hashed ^= static_cast<uint64_t>(vertex) * primes[d];
+      }
+    }
+    if (!dense) row = static_cast<int64_t>(hashed & static_cast<uint64_t>(table_size - 1));
+    out.rows[corner] = level * table_size + (row < table_size ? row : table_size - 1);
+    out.weights[corner] = weight;
+  }
+}
+
+// What a grid kernel reads: raw pointers and sizes (trivially copyable, so it can be a CUDA kernel's argument).
+// values: the table [L, T, F] (forward) or the gradient of the features [N, L, F] (backward).
+struct GridView {
+  const float* points;
+  const float* values;
+  const float* resolutions;
+  int64_t n, levels, table_size, width, n_dense;
+};
+
+struct MarchGrid {
+  const bool* occupied;
+  const float* lo;
+  const float* hi;
+  int64_t resolution, candidates, max_samples;
+  float near;
+};
+
+// At most max_samples samples of one ray in occupied cells, nearest first, written to the ray's row of
+// starts / ends / keep / candidate (which arrive zeroed): field_components.occupancy.MaxOccupancyGrid.reference_march.
+// candidate: each sample's index among the evenly spaced candidates (callers that need t differentiable in the
+// ray recompute it from this).
+RAD_HD void march_ray(const float* ro, const float* rd, const MarchGrid& grid, float* starts, float* ends,
+                      bool* keep, int64_t* candidate) {
+  float t_near = -INFINITY, t_far = INFINITY;
+  for (int a = 0; a < 3; ++a) {
+    const float safe = fabsf(rd[a]) < 1e-9f ? 1e-9f : rd[a];
+    const float t0 = (grid.lo[a] - ro[a]) / safe, t1 = (grid.hi[a] - ro[a]) / safe;
+    t_near = fmaxf(t_near, fminf(t0, t1));
+    t_far = fminf(t_far, fmaxf(t0, t1));
+  }
+  t_near = fmaxf(t_near, grid.near);
+  if (!(t_far > t_near)) return;
+  const float count = static_cast<float>(grid.candidates), cells = static_cast<float>(grid.resolution);
+  const float top = 0.999999f;  // the reference's clamp below 1 before the cell index
+  const float span = t_far - t_near, half = span / count / 2.0f;
+  int64_t kept = 0;
+  for (int64_t c = 0; c < grid.candidates && kept < grid.max_samples; ++c) {
+    const float t = t_near + ((static_cast<float>(c) + 0.5f) / count) * span;
+    int64_t cell = 0;
+    bool inside = true;
+    for (int a = 0; a < 3; ++a) {
+      const float unit = (ro[a] + t * rd[a] - grid.lo[a]) / (grid.hi[a] - grid.lo[a]);
+      inside = inside && unit >= 0.0f && unit < 1.0f;
+      cell = cell * grid.resolution + static_cast<int64_t>(fminf(fmaxf(unit, 0.0f), top) * cells);
+    }
+    if (!inside || !grid.occupied[cell]) continue;
+    starts[kept] = t - half;
+    ends[kept] = t + half;
+    keep[kept] = true;
+    candidate[kept] = c;
+    ++kept;
+  }
+}
+
+RAD_HD float sample_alpha(float sigma, float t0, float t1, bool valid) {
+  return valid ? 1.0f - expf(-sigma * (t1 - t0)) : 0.0f;
+}
+
+// One ray's front-to-back compositing from transmittance t_in: model_components.compositing.render_samples.
+// out: r, g, b, accumulation, depth, transmittance after the last sample.
+RAD_HD void composite_ray(int64_t k, const float* sigma, const float* rgb, const float* t0, const float* t1,
+                          const bool* valid, float t_in, float* weights, float* out) {
+  float transmittance = t_in, r = 0.0f, g = 0.0f, b = 0.0f, a = 0.0f, d = 0.0f;
+  for (int64_t s = 0; s < k; ++s) {
+    const float alpha = sample_alpha(sigma[s], t0[s], t1[s], valid[s]);
+    const float weight = alpha * transmittance;
+    weights[s] = weight;
+    r += weight * rgb[3 * s];
+    g += weight * rgb[3 * s + 1];
+    b += weight * rgb[3 * s + 2];
+    a += weight;
+    d += weight * (t0[s] + t1[s]) / 2.0f;
+    transmittance *= 1.0f - alpha + kCompositeEps;
+  }
+  out[0] = r;
+  out[1] = g;
+  out[2] = b;
+  out[3] = a;
+  out[4] = d;
+  out[5] = transmittance;
+}
+
+// Gradients of one ray's density and rgb from those of its weights (gw [k]) and of its rgb, accumulation and
+// depth (g_out [5]). With g_i the total gradient reaching weight i, dL/dalpha_k = T_k (g_k - R_k), where
+// R_k = sum_{i>k} g_i alpha_i prod_{k<j<i} (1 - alpha_j + eps): accumulated from the back, no division by
+// 1 - alpha. The forward pass parks each sample's transmittance T_k in g_sigma until the backward pass reads it.
+RAD_HD void composite_ray_backward(int64_t k, const float* sigma, const float* rgb, const float* t0, const float* t1,
+                                   const bool* valid, float t_in, const float* gw, const float* g_out,
+                                   float* g_sigma, float* g_rgb) {
+  float transmittance = t_in;
+  for (int64_t s = 0; s < k; ++s) {
+    const float alpha = sample_alpha(sigma[s], t0[s], t1[s], valid[s]);
+    for (int ch = 0; ch < 3; ++ch) g_rgb[3 * s + ch] = alpha * transmittance * g_out[ch];
+    g_sigma[s] = transmittance;
+    transmittance *= 1.0f - alpha + kCompositeEps;
+  }
+  float behind = 0.0f;
+  for (int64_t s = k - 1; s >= 0; --s) {
+    const float alpha = sample_alpha(sigma[s], t0[s], t1[s], valid[s]);
+    const float total = gw[s] + g_out[0] * rgb[3 * s] + g_out[1] * rgb[3 * s + 1] + g_out[2] * rgb[3 * s + 2] +
+                        g_out[3] + g_out[4] * (t0[s] + t1[s]) / 2.0f;
+    const float grad_alpha = g_sigma[s] * (total - behind);
+    behind = total * alpha + (1.0f - alpha + kCompositeEps) * behind;
+    const float delta = t1[s] - t0[s];
+    g_sigma[s] = valid[s] ? grad_alpha * expf(-sigma[s] * delta) * delta : 0.0f;
+  }
+}
+
+}  // namespace rad

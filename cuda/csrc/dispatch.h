@@ -1,0 +1,159 @@
+// Host-side checks and tensor plumbing shared by the CPU and CUDA kernels (torch tensors in, raw pointers out).
+#pragma once
+
+#include <torch/extension.h>
+
+#include <string>
+#include <vector>
+
+#include "common.h"
+
+#define RAD_DISPATCH_DIM(D, ...)                    \
+  switch (D) {                                      \
+    case 1: {                                       \
+      constexpr int kD = 1;                         \
+      __VA_ARGS__;                                  \
+      break;                                        \
+    }                                               \
+    case 2: {                                       \
+      constexpr int kD = 2;                         \
+      __VA_ARGS__;                                  \
+      break;                                        \
+    }                                               \
+    case 3: {                                       \
+      constexpr int kD = 3;                         \
+      __VA_ARGS__;                                  \
+      break;                                        \
+    }                                               \
+    default: {                                      \
+      constexpr int kD = 4;                         \
+      __VA_ARGS__;                                  \
+      break;                                        \
+    }                                               \
+  }
+
+namespace rad {
+
+inline void check_grid(const torch::Tensor& points, const torch::Tensor& table, const torch::Tensor& resolutions,
+                       const std::string& name) {
+  TORCH_CHECK(points.device() == table.device(), name, ": points and table on different devices");
+  TORCH_CHECK(points.scalar_type() == torch::kFloat32 && table.scalar_type() == torch::kFloat32, name,
+              ": points and table must be float32");
+  TORCH_CHECK(points.dim() == 2 && points.size(1) >= 1 && points.size(1) <= 4, name, ": points must be [N, 1-4]");
+  TORCH_CHECK(table.dim() == 3, name, ": table must be [levels, table_size, width]");
+  TORCH_CHECK(resolutions.numel() == table.size(0), name, ": one resolution per level");
+}
+
+inline void check_march(const torch::Tensor& origins, const torch::Tensor& directions, const torch::Tensor& occupied,
+                        int64_t resolution) {
+  TORCH_CHECK(origins.scalar_type() == torch::kFloat32 && directions.scalar_type() == torch::kFloat32,
+              "march_rays: float32 origins and directions");
+  TORCH_CHECK(origins.dim() == 2 && origins.size(1) == 3 && directions.sizes() == origins.sizes(),
+              "march_rays: origins and directions must be [rays, 3]");
+  TORCH_CHECK(occupied.scalar_type() == torch::kBool && occupied.numel() == resolution * resolution * resolution,
+              "march_rays: occupied must be a bool grid of resolution^3 cells");
+}
+
+// Contiguous float32 inputs of a grid encoding and its sizes. `values`: the table [L, T, F] (forward) or the
+// gradient of the features [N, L, F] (backward).
+struct GridJob {
+  torch::Tensor points, values, resolutions;
+  int64_t dim;
+  GridView view;
+
+  static GridJob forward(const torch::Tensor& points, const torch::Tensor& table, const torch::Tensor& resolutions,
+                         int64_t n_dense) {
+    check_grid(points, table, resolutions, "hash_grid_forward");
+    return GridJob(points, table, resolutions, table.size(0), table.size(1), table.size(2), n_dense);
+  }
+
+  static GridJob backward(const torch::Tensor& points, const torch::Tensor& grad_features,
+                          const torch::Tensor& resolutions, int64_t n_dense, int64_t table_size) {
+    TORCH_CHECK(grad_features.dim() == 3 && grad_features.size(0) == points.size(0),
+                "hash_grid_backward: gradient must be [N, levels, width]");
+    check_grid(points, torch::empty({grad_features.size(1), 0, 0}, points.options()), resolutions,
+               "hash_grid_backward");
+    return GridJob(points, grad_features.to(torch::kFloat32), resolutions, grad_features.size(1), table_size,
+                   grad_features.size(2), n_dense);
+  }
+
+  // the encoding's output [N, L, F] (uninitialised) and the table's gradient [L, T, F] (zeroed)
+  torch::Tensor empty_features() const {
+    return torch::empty({view.n, view.levels, view.width}, points.options());
+  }
+  torch::Tensor zero_table() const {
+    return torch::zeros({view.levels, view.table_size, view.width}, points.options());
+  }
+
+ private:
+  GridJob(const torch::Tensor& p, const torch::Tensor& v, const torch::Tensor& r, int64_t levels_, int64_t size,
+          int64_t width_, int64_t dense)
+      : points(p.contiguous()),
+        values(v.contiguous()),
+        resolutions(r.to(p.device(), torch::kFloat32).contiguous()),
+        dim(p.size(1)),
+        view{points.data_ptr<float>(), values.data_ptr<float>(), resolutions.data_ptr<float>(), p.size(0), levels_,
+             size, width_, dense} {}
+};
+
+// Contiguous inputs of the ray marcher, its zeroed outputs (kept samples first in each ray's row) and the grid
+// description its per-ray arithmetic reads.
+struct MarchJob {
+  torch::Tensor origins, directions, occupied, box, t_starts, t_ends, valid, candidate;
+  int64_t rays;
+  MarchGrid grid;
+
+  MarchJob(torch::Tensor o, torch::Tensor d, torch::Tensor occ, const torch::Tensor& aabb, int64_t resolution,
+           int64_t candidates, int64_t max_samples, double near)
+      : origins((check_march(o, d, occ, resolution), o.contiguous())),  // checked before any pointer is taken
+        directions(d.contiguous()),
+        occupied(occ.contiguous()),
+        box(aabb.to(o.device(), torch::kFloat32).contiguous()),
+        t_starts(torch::zeros({o.size(0), max_samples}, o.options())),
+        t_ends(torch::zeros({o.size(0), max_samples}, o.options())),
+        valid(torch::zeros({o.size(0), max_samples}, occ.options())),
+        candidate(torch::zeros({o.size(0), max_samples}, o.options().dtype(torch::kInt64))),
+        rays(o.size(0)),
+        grid{occupied.data_ptr<bool>(), box.data_ptr<float>(), box.data_ptr<float>() + 3,
+             resolution, candidates, max_samples, static_cast<float>(near)} {}
+
+  std::vector<torch::Tensor> outputs() const { return {t_starts, t_ends, valid, candidate}; }
+};
+
+// Contiguous float32 inputs of the compositor and their pointers.
+struct CompositeInputs {
+  torch::Tensor density, rgb, t_starts, t_ends, valid, start;
+  int64_t rays, k;
+  const float *sigma, *colour, *t0, *t1, *t_in;
+  const bool* valid_ptr;
+
+  CompositeInputs(torch::Tensor d, torch::Tensor c, torch::Tensor s, torch::Tensor e, torch::Tensor v, torch::Tensor t)
+      : density(d.contiguous()),
+        rgb(c.contiguous()),
+        t_starts(s.contiguous()),
+        t_ends(e.contiguous()),
+        valid(v.contiguous()),
+        start(t.to(torch::kFloat32).contiguous()) {
+    TORCH_CHECK(density.scalar_type() == torch::kFloat32 && rgb.scalar_type() == torch::kFloat32 &&
+                    t_starts.scalar_type() == torch::kFloat32 && t_ends.scalar_type() == torch::kFloat32,
+                "composite: float32 density, rgb and sample bounds");
+    TORCH_CHECK(valid.scalar_type() == torch::kBool, "composite: valid must be bool");
+    TORCH_CHECK(density.dim() == 2 && rgb.dim() == 3 && rgb.size(2) == 3, "composite: density [R, K], rgb [R, K, 3]");
+    rays = density.size(0);
+    k = density.size(1);
+    TORCH_CHECK(start.numel() == rays, "composite: one starting transmittance per ray");
+    sigma = density.data_ptr<float>();
+    colour = rgb.data_ptr<float>();
+    t0 = t_starts.data_ptr<float>();
+    t1 = t_ends.data_ptr<float>();
+    t_in = start.data_ptr<float>();
+    valid_ptr = valid.data_ptr<bool>();
+  }
+};
+
+// weights, rgb [R, 3], accumulation [R, 1], depth [R, 1], transmittance after the last sample [R]
+inline std::vector<torch::Tensor> unpack_composite(const torch::Tensor& weights, const torch::Tensor& packed) {
+  return {weights, packed.narrow(1, 0, 3), packed.narrow(1, 3, 1), packed.narrow(1, 4, 1), packed.select(1, 5)};
+}
+
+}  // namespace rad

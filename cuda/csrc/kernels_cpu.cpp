@@ -1,0 +1,129 @@
+// The fused kernels on the CPU: loops over points / rays (OpenMP) around the shared arithmetic of common.h.
+#include <torch/extension.h>
+
+#include <tuple>
+#include <vector>
+
+#include "common.h"
+#include "dispatch.h"
+#include "kernels.h"
+
+namespace {
+
+template <int D>
+void grid_forward(const rad::GridView& job, float* features) {
+  // threads own contiguous ranges of points (and so of the output rows: no false sharing)
+  const int64_t levels = job.levels, width = job.width;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < job.n; ++i) {
+    rad::Corners c;
+    for (int64_t level = 0; level < levels; ++level) {
+      rad::grid_corners<D>(job.points + i * D, job.resolutions[level], level, level < job.n_dense,
+                           job.table_size, c);
+      float* out = features + (i * levels + level) * width;
+      for (int64_t f = 0; f < width; ++f) out[f] = 0.0f;
+      for (int corner = 0; corner < (1 << D); ++corner) {
+        const float* value = job.values + c.rows[corner] * width;
+        for (int64_t f = 0; f < width; ++f) out[f] += c.weights[corner] * value[f];
+      }
+    }
+  }
+}
+
+template <int D>
+void grid_backward(const rad::GridView& job, float* grad_table) {
+  // a level owns its table rows: levels run in parallel and the scatter needs no atomics
+  const int64_t levels = job.levels, width = job.width;
+#pragma omp parallel for schedule(static)
+  for (int64_t level = 0; level < levels; ++level) {
+    rad::Corners c;
+    for (int64_t i = 0; i < job.n; ++i) {
+      rad::grid_corners<D>(job.points + i * D, job.resolutions[level], level, level < job.n_dense,
+                           job.table_size, c);
+      const float* grad = job.values + (i * levels + level) * width;
+      for (int corner = 0; corner < (1 << D); ++corner) {
+        float* target = grad_table + c.rows[corner] * width;
+        for (int64_t f = 0; f < width; ++f) target[f] += c.weights[corner] * grad[f];
+      }
+    }
+  }
+}
+
+void check_cpu(const torch::Tensor& tensor, const char* name) {
+  TORCH_CHECK(tensor.device().is_cpu(), name, ": tensors must be on the CPU (the CUDA twins serve GPU tensors)");
+}
+
+}  // namespace
+
+torch::Tensor hash_grid_forward(torch::Tensor points, torch::Tensor table, torch::Tensor resolutions,
+                                int64_t n_dense) {
+  check_cpu(points, "hash_grid_forward");
+  const auto job = rad::GridJob::forward(points, table, resolutions, n_dense);
+  auto features = job.empty_features();
+  RAD_DISPATCH_DIM(job.dim, grid_forward<kD>(job.view, features.data_ptr<float>()));
+  return features;
+}
+
+torch::Tensor hash_grid_backward(torch::Tensor points, torch::Tensor grad_features, torch::Tensor resolutions,
+                                 int64_t n_dense, int64_t table_size) {
+  check_cpu(points, "hash_grid_backward");
+  const auto job = rad::GridJob::backward(points, grad_features, resolutions, n_dense, table_size);
+  auto grad_table = job.zero_table();
+  RAD_DISPATCH_DIM(job.dim, grid_backward<kD>(job.view, grad_table.data_ptr<float>()));
+  return grad_table;
+}
+
+std::vector<torch::Tensor> march_rays(torch::Tensor origins, torch::Tensor directions, torch::Tensor occupied,
+                                      torch::Tensor aabb, int64_t resolution, int64_t candidates,
+                                      int64_t max_samples, double near) {
+  check_cpu(origins, "march_rays");
+  rad::MarchJob job(origins, directions, occupied, aabb, resolution, candidates, max_samples, near);
+  const float *o = job.origins.data_ptr<float>(), *d = job.directions.data_ptr<float>();
+  float *starts = job.t_starts.data_ptr<float>(), *ends = job.t_ends.data_ptr<float>();
+  bool* keep = job.valid.data_ptr<bool>();
+  int64_t* index = job.candidate.data_ptr<int64_t>();
+#pragma omp parallel for schedule(static)
+  for (int64_t ray = 0; ray < job.rays; ++ray) {
+    const int64_t row = ray * max_samples;
+    rad::march_ray(o + 3 * ray, d + 3 * ray, job.grid, starts + row, ends + row, keep + row, index + row);
+  }
+  return job.outputs();
+}
+
+std::vector<torch::Tensor> composite_forward(torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
+                                             torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
+  check_cpu(density, "composite_forward");
+  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
+  const int64_t rays = in.rays, k = in.k;
+  auto weights = torch::empty({rays, k}, in.density.options());
+  auto packed = torch::empty({rays, 6}, in.density.options());  // r, g, b, accumulation, depth, transmittance
+  float *w = weights.data_ptr<float>(), *out = packed.data_ptr<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t ray = 0; ray < rays; ++ray) {
+    const int64_t i = ray * k;
+    rad::composite_ray(k, in.sigma + i, in.colour + 3 * i, in.t0 + i, in.t1 + i, in.valid_ptr + i, in.t_in[ray],
+                       w + i, out + 6 * ray);
+  }
+  return rad::unpack_composite(weights, packed);
+}
+
+std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch::Tensor grad_outputs,
+                                              torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
+                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
+  check_cpu(density, "composite_forward");
+  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
+  const int64_t rays = in.rays, k = in.k;
+  grad_weights = grad_weights.to(torch::kFloat32).contiguous();
+  grad_outputs = grad_outputs.to(torch::kFloat32).contiguous();
+  auto grad_density = torch::empty_like(in.density);
+  auto grad_rgb = torch::empty_like(in.rgb);
+  const float *gw = grad_weights.data_ptr<float>(), *go = grad_outputs.data_ptr<float>();
+  float *g_sigma = grad_density.data_ptr<float>(), *g_rgb = grad_rgb.data_ptr<float>();
+#pragma omp parallel for schedule(static)
+  for (int64_t ray = 0; ray < rays; ++ray) {
+    const int64_t i = ray * k;
+    rad::composite_ray_backward(k, in.sigma + i, in.colour + 3 * i, in.t0 + i, in.t1 + i, in.valid_ptr + i,
+                                in.t_in[ray], gw + i, go + 5 * ray, g_sigma + i, g_rgb + 3 * i);
+  }
+  return {grad_density, grad_rgb};
+}

@@ -1,0 +1,153 @@
+// The fused kernels on a GPU: one thread per (point, level) or per ray around the shared arithmetic of common.h.
+// The grid backward scatters with atomicAdd (levels are not owned by threads here).
+#include <c10/cuda/CUDAStream.h>
+#include <torch/extension.h>
+
+#include <vector>
+
+#include "common.h"
+#include "dispatch.h"
+#include "kernels.h"
+
+namespace {
+
+constexpr int kThreads = 256;
+
+inline int blocks_for(int64_t n) { return static_cast<int>((n + kThreads - 1) / kThreads); }
+
+inline void check_cuda(const torch::Tensor& tensor, const char* name) {
+  TORCH_CHECK(tensor.is_cuda(), name, ": tensors must be on a CUDA device");
+}
+
+// One thread per (point, level).
+template <int D>
+__global__ void grid_forward_kernel(const rad::GridView grid, float* features) {
+  const int64_t id = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (id >= grid.n * grid.levels) return;
+  const int64_t i = id / grid.levels, level = id % grid.levels;
+  rad::Corners c;
+  rad::grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size,
+                       c);
+  float* out = features + id * grid.width;
+  for (int64_t f = 0; f < grid.width; ++f) out[f] = 0.0f;
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    const float* value = grid.values + c.rows[corner] * grid.width;
+    for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
+  }
+}
+
+template <int D>
+__global__ void grid_backward_kernel(const rad::GridView grid, float* grad_table) {
+  const int64_t id = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (id >= grid.n * grid.levels) return;
+  const int64_t i = id / grid.levels, level = id % grid.levels;
+  rad::Corners c;
+  rad::grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size,
+                       c);
+  const float* grad = grid.values + id * grid.width;
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    for (int64_t f = 0; f < grid.width; ++f) {
+      atomicAdd(grad_table + c.rows[corner] * grid.width + f, c.weights[corner] * grad[f]);
+    }
+  }
+}
+
+__global__ void march_kernel(const float* origins, const float* directions, rad::MarchGrid grid, int64_t rays,
+                             float* starts, float* ends, bool* keep, int64_t* candidate) {
+  const int64_t ray = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (ray >= rays) return;
+  const int64_t row = ray * grid.max_samples;
+  rad::march_ray(origins + 3 * ray, directions + 3 * ray, grid, starts + row, ends + row, keep + row,
+                 candidate + row);
+}
+
+__global__ void composite_kernel(int64_t rays, int64_t k, const float* sigma, const float* rgb, const float* t0,
+                                 const float* t1, const bool* valid, const float* t_in, float* weights,
+                                 float* packed) {
+  const int64_t ray = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (ray >= rays) return;
+  const int64_t i = ray * k;
+  rad::composite_ray(k, sigma + i, rgb + 3 * i, t0 + i, t1 + i, valid + i, t_in[ray], weights + i, packed + 6 * ray);
+}
+
+__global__ void composite_backward_kernel(int64_t rays, int64_t k, const float* sigma, const float* rgb,
+                                          const float* t0, const float* t1, const bool* valid, const float* t_in,
+                                          const float* gw, const float* go, float* g_sigma, float* g_rgb) {
+  const int64_t ray = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (ray >= rays) return;
+  const int64_t i = ray * k;
+  rad::composite_ray_backward(k, sigma + i, rgb + 3 * i, t0 + i, t1 + i, valid + i, t_in[ray], gw + i, go + 5 * ray,
+                              g_sigma + i, g_rgb + 3 * i);
+}
+
+}  // namespace
+
+torch::Tensor hash_grid_forward(torch::Tensor points, torch::Tensor table, torch::Tensor resolutions,
+                                int64_t n_dense) {
+  check_cuda(points, "hash_grid_forward");
+  const auto job = rad::GridJob::forward(points, table, resolutions, n_dense);
+  auto features = job.empty_features();
+  if (job.view.n == 0) return features;
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = blocks_for(job.view.n * job.view.levels);
+  RAD_DISPATCH_DIM(job.dim, grid_forward_kernel<kD><<<blocks, kThreads, 0, stream>>>(job.view, features.data_ptr<float>()));
+  return features;
+}
+
+torch::Tensor hash_grid_backward(torch::Tensor points, torch::Tensor grad_features, torch::Tensor resolutions,
+                                 int64_t n_dense, int64_t table_size) {
+  check_cuda(points, "hash_grid_backward");
+  const auto job = rad::GridJob::backward(points, grad_features, resolutions, n_dense, table_size);
+  auto grad_table = job.zero_table();
+  if (job.view.n == 0) return grad_table;
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  const int blocks = blocks_for(job.view.n * job.view.levels);
+  RAD_DISPATCH_DIM(job.dim,
+                   grid_backward_kernel<kD><<<blocks, kThreads, 0, stream>>>(job.view, grad_table.data_ptr<float>()));
+  return grad_table;
+}
+
+std::vector<torch::Tensor> march_rays(torch::Tensor origins, torch::Tensor directions, torch::Tensor occupied,
+                                      torch::Tensor aabb, int64_t resolution, int64_t candidates,
+                                      int64_t max_samples, double near) {
+  check_cuda(origins, "march_rays");
+  rad::MarchJob job(origins, directions, occupied, aabb, resolution, candidates, max_samples, near);
+  if (job.rays > 0) {
+    march_kernel<<<blocks_for(job.rays), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        job.origins.data_ptr<float>(), job.directions.data_ptr<float>(), job.grid, job.rays,
+        job.t_starts.data_ptr<float>(), job.t_ends.data_ptr<float>(), job.valid.data_ptr<bool>(),
+        job.candidate.data_ptr<int64_t>());
+  }
+  return job.outputs();
+}
+
+std::vector<torch::Tensor> composite_forward(torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
+                                             torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
+  check_cuda(density, "composite_forward");
+  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
+  auto weights = torch::empty({in.rays, in.k}, in.density.options());
+  auto packed = torch::empty({in.rays, 6}, in.density.options());
+  if (in.rays > 0) {
+    composite_kernel<<<blocks_for(in.rays), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        in.rays, in.k, in.sigma, in.colour, in.t0, in.t1, in.valid_ptr, in.t_in, weights.data_ptr<float>(),
+        packed.data_ptr<float>());
+  }
+  return rad::unpack_composite(weights, packed);
+}
+
+std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch::Tensor grad_outputs,
+                                              torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
+                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
+  check_cuda(density, "composite_backward");
+  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
+  grad_weights = grad_weights.to(torch::kFloat32).contiguous();
+  grad_outputs = grad_outputs.to(torch::kFloat32).contiguous();
+  auto grad_density = torch::empty_like(in.density);
+  auto grad_rgb = torch::empty_like(in.rgb);
+  if (in.rays > 0) {
+    composite_backward_kernel<<<blocks_for(in.rays), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        in.rays, in.k, in.sigma, in.colour, in.t0, in.t1, in.valid_ptr, in.t_in, grad_weights.data_ptr<float>(),
+        grad_outputs.data_ptr<float>(), grad_density.data_ptr<float>(), grad_rgb.data_ptr<float>());
+  }
+  return {grad_density, grad_rgb};
+}

@@ -1,0 +1,253 @@
+"""The fused kernels against their torch references: values and gradients on random inputs and edge cases. The
+CPU kernels run everywhere; the CUDA twins on a GPU with ``RAD_NERFSTUDIO_CUDA_TWINS=1`` (benchmarks/gpu_check.sh)."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from rad_nerfstudio.cuda import kernels
+from rad_nerfstudio.cuda.compositing import fused_composite
+from rad_nerfstudio.cuda.hash_grid import fused_hash_grid
+from rad_nerfstudio.cuda.kernels import cpu_kernels, cuda_kernels, fused
+
+from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
+from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
+from rad_nerfstudio.model_components.compositing import reference_render_samples, render_samples
+from rad_nerfstudio.model_components.early_stop_compositing import composite_until_opaque
+
+
+@pytest.fixture(params=["cpu", "cuda"])
+def device(request) -> torch.device:  # noqa: ANN001
+    """Each comparison on the CPU kernels, and on the CUDA twins where a GPU is present and they are switched on."""
+    if request.param == "cuda" and not (torch.cuda.is_available() and os.environ.get(kernels.CUDA_TWINS_SWITCH) == "1"):
+        pytest.skip("the CUDA twins need a GPU and RAD_NERFSTUDIO_CUDA_TWINS=1 (benchmarks/gpu_check.sh)")
+    return torch.device(request.param)
+
+
+def test_the_cpu_kernels_build_on_this_machine():
+    module = cpu_kernels()
+    assert module is not None, "the fused CPU kernels did not build (see the line above for why)"
+    assert all(hasattr(module, name) for name in ("hash_grid_forward", "march_rays", "composite_forward"))
+
+
+# ------------------------------------------------------------------------------------------------- hash grids
+def _grid(dim: int) -> HashGrid:
+    """Levels both dense (coarse) and hashed (fine), so that both row layouts are exercised."""
+    config = HashGridConfig(
+        num_levels=6, features_per_level=2, log2_hashmap_size=8, base_resolution=3, finest_resolution=300
+    )
+    grid = HashGrid(dim, config, implementation="torch")
+    torch.nn.init.normal_(grid.table)
+    assert 0 < grid.n_dense < config.num_levels, (dim, grid.n_dense)
+    return grid
+
+
+def _edge_points(dim: int, grid: HashGrid) -> torch.Tensor:
+    """Random points, the corners of the unit box, points outside it (clamped) and points on cell borders."""
+    generator = torch.Generator().manual_seed(dim)
+    random = torch.rand(300, dim, generator=generator)
+    corners = torch.tensor([[float((k >> d) & 1) for d in range(dim)] for k in range(2**dim)])
+    outside = torch.rand(20, dim, generator=generator) * 3 - 1
+    borders = torch.stack(
+        [torch.randint(0, int(r) + 1, (dim,), generator=generator) / float(r) for r in grid.resolutions]
+    )
+    return torch.cat([random, corners, outside, borders])
+
+
+@pytest.mark.parametrize("dim", [1, 2, 3, 4])
+def test_the_fused_grid_encoding_matches_its_reference(dim, device):
+    grid = _grid(dim).to(device)
+    points = _edge_points(dim, grid).to(device)
+    fused_out = fused_hash_grid(points, grid.table, grid.resolutions, grid.n_dense)
+    assert fused_out is not None
+    reference = grid.reference_forward(points)
+    torch.testing.assert_close(fused_out.reshape(reference.shape), reference, rtol=1e-6, atol=1e-6)
+    upstream = torch.randn_like(reference)
+    (fused_table,) = torch.autograd.grad((grid(points) * upstream).sum(), grid.table)
+    (reference_table,) = torch.autograd.grad((reference * upstream).sum(), grid.table)
+    torch.testing.assert_close(fused_table, reference_table, rtol=1e-5, atol=1e-5)
+
+
+def test_points_that_need_a_gradient_take_the_torch_path():
+    grid = _grid(3)
+    points = torch.rand(50, 3, requires_grad=True)
+    assert fused_hash_grid(points, grid.table, grid.resolutions, grid.n_dense) is None
+    (grad,) = torch.autograd.grad(grid(points).square().sum(), points)
+    assert bool(grad.abs().sum() > 0)
+
+
+def test_turning_the_kernels_off_uses_every_reference():
+    grid = _grid(2)
+    points = torch.rand(10, 2)
+    with fused(False):
+        assert fused_hash_grid(points, grid.table, grid.resolutions, grid.n_dense) is None
+        assert (
+            fused_composite(
+                torch.ones(2, 3),
+                torch.ones(2, 3, 3),
+                torch.zeros(2, 3),
+                torch.ones(2, 3),
+                torch.ones(2, 3, dtype=torch.bool),
+            )
+            is None
+        )
+    assert fused_hash_grid(points, grid.table, grid.resolutions, grid.n_dense) is not None
+
+
+def test_a_failed_build_falls_back_with_one_line(monkeypatch, capsys):
+    def broken(*args, **kwargs):
+        raise RuntimeError("no C++ compiler here")
+
+    monkeypatch.setattr(kernels, "_loaded", {})
+    monkeypatch.setattr(kernels, "_build", broken)
+    assert cpu_kernels() is None and cpu_kernels() is None
+    said = capsys.readouterr().out
+    assert said.count("unavailable") == 1 and "no C++ compiler here" in said
+    grid = _grid(3)
+    points = torch.rand(20, 3)
+    torch.testing.assert_close(grid(points), grid.reference_forward(points))
+
+
+# ---------------------------------------------------------------------------------------------- ray marching
+def _occupancy(state: str) -> MaxOccupancyGrid:
+    grid = MaxOccupancyGrid(
+        OccupancyGridConfig(resolution=16, candidates=64, max_samples=12),
+        torch.tensor([[-1.0, -0.8, -1.2], [1.0, 0.9, 1.1]]),
+    )
+    if state == "random":
+        grid.density.copy_(torch.rand(grid.density.shape, generator=torch.Generator().manual_seed(0)) * 20)
+        grid.updates += 1
+    elif state == "empty":
+        grid.updates += 1  # evaluated, all zero: nothing is occupied
+    return grid
+
+
+def _rays(count: int = 400) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(1)
+    origins = torch.randn(count, 3, generator=generator) * 0.4 + torch.tensor([0.0, 0.0, -3.0])
+    directions = torch.randn(count, 3, generator=generator) * 0.3 + torch.tensor([0.0, 0.0, 1.0])
+    directions[:10] = torch.tensor([0.0, 1.0, 0.0])  # parallel to the box's faces, most outside it: miss
+    directions[10:20] = torch.tensor([0.0, 0.0, 1.0])  # along an axis (zero components)
+    origins[20:30] = torch.rand(10, 3, generator=generator) * 0.5  # starting inside the box
+    return origins, torch.nn.functional.normalize(directions, dim=-1)
+
+
+def _kept(samples) -> list[list[tuple[float, float]]]:  # noqa: ANN001
+    starts, ends, valid = samples.t_starts[..., 0], samples.t_ends[..., 0], samples.valid
+    return [list(zip(starts[r][valid[r]].tolist(), ends[r][valid[r]].tolist(), strict=True)) for r in range(len(valid))]
+
+
+@pytest.mark.parametrize("state", ["random", "never updated", "empty"])
+@pytest.mark.parametrize("near", [0.0, 2.8])
+def test_the_fused_marcher_keeps_the_reference_samples(state, near, device):
+    grid = _occupancy(state).to(device)
+    origins, directions = (tensor.to(device) for tensor in _rays())
+    fused_samples = grid.march(origins, directions, near)
+    reference = grid.reference_march(origins, directions, near)
+    fused_kept, reference_kept = _kept(fused_samples), _kept(reference)
+    for ray, (got, want) in enumerate(zip(fused_kept, reference_kept, strict=True)):
+        assert len(got) == len(want), (ray, got, want)
+        for (s0, e0), (s1, e1) in zip(got, want, strict=True):
+            assert math.isclose(s0, s1, abs_tol=1e-6) and math.isclose(e0, e1, abs_tol=1e-6), (ray, got, want)
+    counts = fused_samples.valid.sum(-1)
+    prefix = torch.arange(fused_samples.valid.shape[1], device=device) < counts[:, None]
+    assert torch.equal(fused_samples.valid, prefix), "each ray's samples come first in its row"
+    if state == "empty":
+        assert int(counts.sum()) == 0
+    assert int(counts[:10].sum()) == 0 if state != "never updated" or near > 0 else True
+
+
+# ----------------------------------------------------------------------------------------------- compositing
+def _samples(rays: int = 300, k: int = 12):
+    generator = torch.Generator().manual_seed(2)
+    density = torch.rand(rays, k, generator=generator) * 40
+    density[:5] = 1e4  # opaque at once
+    rgb = torch.rand(rays, k, 3, generator=generator)
+    t_starts = (torch.rand(rays, k, generator=generator) * 0.1 + 0.02).cumsum(-1)
+    t_ends = t_starts + 0.02
+    valid = torch.rand(rays, k, generator=generator) > 0.3
+    valid[5:10] = False  # rays without samples
+    return density, rgb, t_starts, t_ends, valid
+
+
+def test_the_fused_compositing_matches_its_reference_in_values_and_gradients(device):
+    density, rgb, t_starts, t_ends, valid = (tensor.to(device) for tensor in _samples())
+    upstream = {
+        "weights": torch.randn(300, 12),
+        "rgb": torch.randn(300, 3),
+        "accumulation": torch.randn(300, 1),
+        "depth": torch.randn(300, 1),
+    }
+    upstream = {key: value.to(device) for key, value in upstream.items()}
+    results = []
+    for composite in (render_samples, reference_render_samples):
+        leaves = density.clone().requires_grad_(), rgb.clone().requires_grad_()
+        out = composite(*leaves, t_starts, t_ends, valid)
+        loss = sum((out[key] * upstream[key]).sum() for key in upstream)
+        results.append(({key: out[key].detach() for key in upstream}, torch.autograd.grad(loss, leaves)))
+    (fused_out, fused_grads), (reference_out, reference_grads) = results
+    for key in upstream:
+        torch.testing.assert_close(fused_out[key], reference_out[key], rtol=1e-5, atol=1e-6)
+    for got, want in zip(fused_grads, reference_grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_compositing_in_pieces_carries_the_transmittance(device):
+    density, rgb, t_starts, t_ends, valid = (tensor.to(device) for tensor in _samples())
+    whole = fused_composite(density, rgb, t_starts, t_ends, valid)
+    front = fused_composite(density[:, :5], rgb[:, :5], t_starts[:, :5], t_ends[:, :5], valid[:, :5])
+    assert whole is not None and front is not None
+    back = fused_composite(
+        density[:, 5:], rgb[:, 5:], t_starts[:, 5:], t_ends[:, 5:], valid[:, 5:], front["transmittance"]
+    )
+    assert back is not None
+    torch.testing.assert_close(front["rgb"] + back["rgb"], whole["rgb"], rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(back["transmittance"], whole["transmittance"])
+
+
+def test_stopping_opaque_rays_early_changes_no_pixel_visibly(device):
+    density, rgb, t_starts, t_ends, valid = (tensor.to(device) for tensor in _samples())
+    order = (~valid).float().argsort(dim=-1, stable=True)  # the fused marcher's layout: samples first
+    density, rgb = density.gather(1, order), rgb.gather(1, order[..., None].expand(-1, -1, 3))
+    t_starts, t_ends, valid = t_starts.gather(1, order), t_ends.gather(1, order), valid.gather(1, order)
+    evaluated = []
+
+    def fields(ray_id, sample_id):  # noqa: ANN001, ANN202
+        evaluated.append(ray_id.numel())
+        return density[ray_id, sample_id], rgb[ray_id, sample_id], {"ambient": density[ray_id, sample_id] * 0 + 1}
+
+    early = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3)
+    assert early is not None
+    reference = reference_render_samples(density, rgb, t_starts, t_ends, valid)
+    assert float((early["rgb"] - reference["rgb"]).abs().max()) < 1e-3
+    torch.testing.assert_close(early["ambient"], reference["accumulation"], rtol=1e-3, atol=1e-3)
+    assert sum(evaluated) < int(valid.sum()), "opaque rays stopped before their last samples"
+
+
+@pytest.mark.slow
+def test_the_cuda_twins_compile_where_nvcc_is():
+    """The CUDA twins compile (sm_80 / sm_90 without a GPU) wherever nvcc is installed; they run in gpu_check.sh."""
+    if shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").exists():
+        pytest.skip("no nvcc on this machine: the CUDA twins cannot be compiled here")
+    assert cuda_kernels(compile_only=True) is not None, "the CUDA twins did not compile (see the line above)"
+
+
+def test_the_fused_marchers_bounds_follow_the_rays_like_the_references():
+    """Rays that need a gradient (pose refinement, test-time alignment) get the reference's derivatives."""
+    grid = _occupancy("random")
+    origins, directions = _rays()
+    grads = []
+    for march in (grid.march, grid.reference_march):
+        leaves = origins.clone().requires_grad_(), directions.clone().requires_grad_()
+        samples = march(*leaves, 0.0)
+        weights = torch.linspace(0.5, 1.5, samples.valid.shape[1])  # any function of the sorted valid samples
+        kept = [samples.t_starts[r, samples.valid[r], 0] for r in range(len(samples.valid))]
+        total = sum((t * weights[: len(t)]).sum() for t in kept)
+        grads.append(torch.autograd.grad(total, leaves))  # pyright: ignore[reportArgumentType]
+    for got, want in zip(*grads, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
