@@ -74,7 +74,8 @@ class _Contender:
         for callback in self.model.get_training_callbacks(TrainingCallbackAttributes(None, None, None, None)):
             callback.run_callback_at_location(0, callback.where_to_run[0])  # e.g. rad-nerf's first occupancy update
         parameters = [p for group in self.model.get_param_groups().values() for p in group]
-        self.optimizer = torch.optim.Adam(parameters, lr=1e-3)
+        # the methods' optimizers are torch's fused Adam / AdamW (method_configs); the torch path keeps the default
+        self.optimizer = torch.optim.Adam(parameters, lr=1e-3, fused=path == "fused" or None)
         self.durations: list[float] = []
 
     def step(self, step: int, timed: bool) -> None:

@@ -37,7 +37,7 @@ def composite_until_opaque(
     come first in their rows (the fused marcher's layout); None when the fused kernels cannot serve."""
     n_rays, k = valid.shape
     device = valid.device
-    if kernels_for(device) is None:
+    if kernels_for(device) is None or bool((valid[:, 1:] & ~valid[:, :-1]).any()):  # no kernels, or not that layout
         return None
     out = {
         "rgb": torch.zeros(n_rays, 3, device=device),

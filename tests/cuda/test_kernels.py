@@ -227,6 +227,8 @@ def test_stopping_opaque_rays_early_changes_no_pixel_visibly(device):
     assert float((early["rgb"] - reference["rgb"]).abs().max()) < 1e-3
     torch.testing.assert_close(early["ambient"], reference["accumulation"], rtol=1e-3, atol=1e-3)
     assert sum(evaluated) < int(valid.sum()), "opaque rays stopped before their last samples"
+    scattered = valid.flip(-1)  # samples after padding: not the layout it reads, so it declines
+    assert composite_until_opaque(scattered, t_starts, t_ends, fields, ["ambient"]) is None
 
 
 @pytest.mark.slow

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
+import torch
 from nerfstudio.engine.trainer import TrainerConfig
 
 from rad_nerfstudio.engine.stage_plan import fit_run_length_to_stages, fit_schedulers_to_stages, steps_left
-from rad_nerfstudio.method_configs import er_nerf_small, rad_nerf_small
+from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
 from rad_nerfstudio.model_components.stages import StageSchedule
 
 
@@ -51,3 +53,16 @@ def test_torso_steps_and_an_explicit_run_length() -> None:
     config.max_num_iterations = 7
     assert not fit_run_length_to_stages(config)
     assert config.max_num_iterations == 7
+
+
+@pytest.mark.parametrize("method", ["rad-nerf-small", "er-nerf-small", "rad-nerf", "er-nerf"])
+def test_the_methods_train_with_torchs_fused_optimizers(method):
+    """Adam / AdamW over the hash tables, one fused kernel per step (the same update as the default loop)."""
+    spec = {"rad-nerf-small": rad_nerf_small, "er-nerf-small": er_nerf_small, "rad-nerf": rad_nerf, "er-nerf": er_nerf}
+    table = torch.nn.Parameter(torch.zeros(4, 8, 2))
+    for group in ("grids", "mlps"):
+        optimizer = spec[method].config.optimizers[group]["optimizer"].setup([table])
+        assert optimizer.defaults["fused"] is True, (method, group)
+    table.grad = torch.ones_like(table)
+    optimizer.step()
+    assert bool((table < 0).all())
