@@ -39,11 +39,6 @@ _loaded: dict[str, ModuleType | None] = {}
 """Each device kind's kernels once tried: the module, or None after a failure (said once)."""
 
 
-def fused_enabled() -> bool:
-    """Whether callers should use the fused kernels when they load (``set_fused``, ``RAD_NERFSTUDIO_KERNELS``)."""
-    return _enabled
-
-
 def set_fused(enabled: bool) -> None:
     """Use the fused kernels (True) or every torch reference path (False) from now on."""
     global _enabled

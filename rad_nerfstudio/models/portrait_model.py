@@ -29,7 +29,7 @@ from nerfstudio.utils.rich_utils import CONSOLE
 from torch import Tensor
 from torch.nn import Parameter
 
-from rad_nerfstudio.cuda.kernels import fused_enabled  # pyright: ignore[reportMissingImports]
+from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
 from rad_nerfstudio.data.backdrops import torso_backdrop
 from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
@@ -458,9 +458,9 @@ class PortraitModel(Model):
     def _torso_behind_head(
         self, uv: Float[Tensor, "n 2"], poses: Tensor, rows: Tensor, head_alpha: Float[Tensor, "n 1"]
     ) -> Dict[str, Tensor]:
-        """The torso field's rgb and alpha; in renders with the fused kernels, only where the head lets light
-        through (elsewhere alpha 1, rgb 0: the pixel changes by less than ``OPAQUE``)."""
-        if self.training or torch.is_grad_enabled() or not fused_enabled():
+        """The torso field's rgb and alpha; in renders on the fused kernels (as the head's early stop), only where
+        the head lets light through (elsewhere alpha 1, rgb 0: the pixel changes by less than ``OPAQUE``)."""
+        if self.training or torch.is_grad_enabled() or kernels_for(uv.device) is None:
             return self.torso(uv, poses, rows)
         seen = (head_alpha[:, 0] < 1.0 - OPAQUE).nonzero()[:, 0]
         n = uv.shape[0]
