@@ -67,6 +67,22 @@ struct GridView {
   int64_t n, levels, table_size, width, n_dense;
 };
 
+// Point i's corners on one level of a grid.
+template <int D>
+RAD_HD void point_corners(const GridView& grid, int64_t i, int64_t level, Corners& out) {
+  grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size, out);
+}
+
+// The D-linear interpolation of the table rows at a point's corners, written to out [width].
+template <int D>
+RAD_HD void interpolate(const GridView& grid, const Corners& c, float* out) {
+  for (int64_t f = 0; f < grid.width; ++f) out[f] = 0.0f;
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    const float* value = grid.values + c.rows[corner] * grid.width;
+    for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
+  }
+}
+
 struct MarchGrid {
   const bool* occupied;
   const float* lo;

@@ -11,36 +11,28 @@
 namespace {
 
 template <int D>
-void grid_forward(const rad::GridView& job, float* features) {
+void grid_forward(const rad::GridView& grid, float* features) {
   // threads own contiguous ranges of points (and so of the output rows: no false sharing)
-  const int64_t levels = job.levels, width = job.width;
 #pragma omp parallel for schedule(static)
-  for (int64_t i = 0; i < job.n; ++i) {
+  for (int64_t i = 0; i < grid.n; ++i) {
     rad::Corners c;
-    for (int64_t level = 0; level < levels; ++level) {
-      rad::grid_corners<D>(job.points + i * D, job.resolutions[level], level, level < job.n_dense,
-                           job.table_size, c);
-      float* out = features + (i * levels + level) * width;
-      for (int64_t f = 0; f < width; ++f) out[f] = 0.0f;
-      for (int corner = 0; corner < (1 << D); ++corner) {
-        const float* value = job.values + c.rows[corner] * width;
-        for (int64_t f = 0; f < width; ++f) out[f] += c.weights[corner] * value[f];
-      }
+    for (int64_t level = 0; level < grid.levels; ++level) {
+      rad::point_corners<D>(grid, i, level, c);
+      rad::interpolate<D>(grid, c, features + (i * grid.levels + level) * grid.width);
     }
   }
 }
 
 template <int D>
-void grid_backward(const rad::GridView& job, float* grad_table) {
+void grid_backward(const rad::GridView& grid, float* grad_table) {
   // a level owns its table rows: levels run in parallel and the scatter needs no atomics
-  const int64_t levels = job.levels, width = job.width;
+  const int64_t levels = grid.levels, width = grid.width;
 #pragma omp parallel for schedule(static)
   for (int64_t level = 0; level < levels; ++level) {
     rad::Corners c;
-    for (int64_t i = 0; i < job.n; ++i) {
-      rad::grid_corners<D>(job.points + i * D, job.resolutions[level], level, level < job.n_dense,
-                           job.table_size, c);
-      const float* grad = job.values + (i * levels + level) * width;
+    for (int64_t i = 0; i < grid.n; ++i) {
+      rad::point_corners<D>(grid, i, level, c);
+      const float* grad = grid.values + (i * levels + level) * width;
       for (int corner = 0; corner < (1 << D); ++corner) {
         float* target = grad_table + c.rows[corner] * width;
         for (int64_t f = 0; f < width; ++f) target[f] += c.weights[corner] * grad[f];

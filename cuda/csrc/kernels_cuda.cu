@@ -19,31 +19,30 @@ inline void check_cuda(const torch::Tensor& tensor, const char* name) {
   TORCH_CHECK(tensor.is_cuda(), name, ": tensors must be on a CUDA device");
 }
 
-// One thread per (point, level).
+// One thread per (point, level): its point and level, or false past the end.
+__device__ inline bool thread_point(const rad::GridView& grid, int64_t& id, int64_t& i, int64_t& level) {
+  id = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (id >= grid.n * grid.levels) return false;
+  i = id / grid.levels;
+  level = id % grid.levels;
+  return true;
+}
+
 template <int D>
 __global__ void grid_forward_kernel(const rad::GridView grid, float* features) {
-  const int64_t id = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (id >= grid.n * grid.levels) return;
-  const int64_t i = id / grid.levels, level = id % grid.levels;
+  int64_t id, i, level;
+  if (!thread_point(grid, id, i, level)) return;
   rad::Corners c;
-  rad::grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size,
-                       c);
-  float* out = features + id * grid.width;
-  for (int64_t f = 0; f < grid.width; ++f) out[f] = 0.0f;
-  for (int corner = 0; corner < (1 << D); ++corner) {
-    const float* value = grid.values + c.rows[corner] * grid.width;
-    for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
-  }
+  rad::point_corners<D>(grid, i, level, c);
+  rad::interpolate<D>(grid, c, features + id * grid.width);
 }
 
 template <int D>
 __global__ void grid_backward_kernel(const rad::GridView grid, float* grad_table) {
-  const int64_t id = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
-  if (id >= grid.n * grid.levels) return;
-  const int64_t i = id / grid.levels, level = id % grid.levels;
+  int64_t id, i, level;
+  if (!thread_point(grid, id, i, level)) return;
   rad::Corners c;
-  rad::grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size,
-                       c);
+  rad::point_corners<D>(grid, i, level, c);
   const float* grad = grid.values + id * grid.width;
   for (int corner = 0; corner < (1 << D); ++corner) {
     for (int64_t f = 0; f < grid.width; ++f) {
