@@ -3,7 +3,7 @@
 Its reference is ``rad_nerfstudio.model_components.compositing.render_samples``: the same weights, colour,
 accumulation and depth, and the same gradients with respect to density and colour. It also takes each ray's
 transmittance before its first sample and returns the one after its last, so that a renderer can composite a ray
-in pieces and stop a ray once nothing behind can show (``composite_in_pieces``)."""
+in pieces and stop a ray once nothing behind can show (``model_components.early_stop_compositing``)."""
 
 from __future__ import annotations
 
