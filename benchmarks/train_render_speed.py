@@ -128,11 +128,13 @@ def _time_models(configs: dict, manager, steps: int, warmup: int) -> list[dict]:
     ]
 
 
-def _time_trained_render(config_path: Path, size: int, repeats: int) -> dict:
+def _time_trained_render(config_path: Path, size: int, repeats: int, compile_fields: bool) -> dict:
     """A trained run's first validation frame rendered ``size`` px wide on each path in turn (the best of
-    ``repeats`` each): ms per frame, head-field samples per ray, and the PSNR between the two paths' images."""
+    ``repeats`` each): ms per frame, head-field samples per ray, and the PSNR between the two paths' images. The
+    fused path renders with compiled fields (as ``rad-render`` does) unless ``compile_fields`` is False."""
     from rad_nerfstudio.cuda.kernels import fused
 
+    from rad_nerfstudio.model_components.compiled_fields import compiled_fields
     from rad_nerfstudio.render.trained_run import load_trained_run
 
     run = load_trained_run(config_path)
@@ -145,8 +147,8 @@ def _time_trained_render(config_path: Path, size: int, repeats: int) -> dict:
     seconds: dict[str, list[float]] = {"fused": [], "torch": []}
     images: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
-    with torch.no_grad(), model.render_weights():
-        for repeat in range(repeats + 1):  # the first round builds / loads the kernels and warms the caches
+    with torch.no_grad(), model.render_weights(), compiled_fields(model, compile_fields):
+        for repeat in range(repeats + 1):  # the first round builds the kernels, compiles and warms the caches
             for path in ("fused", "torch"):
                 samples.clear()
                 with fused(path == "fused"):
@@ -183,6 +185,9 @@ def main() -> None:
     parser.add_argument("--render-size", type=int, default=128, help="width of the trained runs' renders")
     parser.add_argument("--repeats", type=int, default=5, help="renders per path of each trained run")
     parser.add_argument("--skip-training", action="store_true", help="only the trained runs' renders")
+    parser.add_argument(
+        "--no-compile", dest="compile", action="store_false", help="the fused path's renders with eager fields"
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     from rad_nerfstudio.io.atomic import write_text_atomic
@@ -191,7 +196,7 @@ def main() -> None:
     if not args.skip_training:
         result.update(_training_table(args))
     if args.trained:
-        renders = [_time_trained_render(path, args.render_size, args.repeats) for path in args.trained]
+        renders = [_time_trained_render(path, args.render_size, args.repeats, args.compile) for path in args.trained]
         result["trained_renders"] = renders
         print(f"trained runs rendered {args.render_size} px wide, fused kernels vs torch path (best of {args.repeats})")
         print(f"{'run':<60}{'fused ms':>10}{'torch ms':>10}{'x':>7}{'fps':>7}{'spr':>7}{'PSNR':>7}")

@@ -1,9 +1,11 @@
-"""The fused hash / dense grid encoding (``csrc/hash_grid_cpu.cpp``) as an autograd function.
+"""The fused hash / dense grid encoding (``csrc/kernels_cpu.cpp``, ``csrc/kernels_cuda.cu``) as torch operators.
 
-Its reference is ``rad_nerfstudio.field_components.hash_grid.HashGrid``'s torch path: the same values, and the
-same gradient with respect to the feature table. Gradients with respect to the points are not computed (no
-field here differentiates its features by position), so callers whose points require a gradient take the torch
-path.
+``rad_nerfstudio::grid_encode`` and its table gradient ``rad_nerfstudio::grid_encode_table_grad`` are registered
+with ``torch.library`` (shapes for tracing, the gradient for autograd), so ``torch.compile`` keeps a field that calls
+them in one graph (``model_components.compiled_fields``). Their reference is
+``rad_nerfstudio.field_components.hash_grid.HashGrid``'s torch path: the same values, and the same gradient with
+respect to the feature table. Gradients with respect to the points are not computed (no field here differentiates
+its features by position), so callers whose points require a gradient take the torch path.
 """
 
 from __future__ import annotations
@@ -17,22 +19,54 @@ from torch import Tensor
 from .kernels import kernels_for
 
 
-class _HashGridEncode(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx: Any, points: Tensor, table: Tensor, resolutions: Tensor, n_dense: int, kernels: Any) -> Tensor:
-        ctx.save_for_backward(points, resolutions)
-        ctx.n_dense, ctx.table_size, ctx.kernels = n_dense, table.shape[1], kernels
-        return kernels.hash_grid_forward(points, table, resolutions, n_dense)
+def _kernels(device: torch.device) -> Any:
+    kernels = kernels_for(device)
+    if kernels is None:
+        raise RuntimeError(f"the fused grid encoding was called without kernels for {device}")
+    return kernels
 
-    @staticmethod
-    def backward(ctx: Any, *grad_outputs: Tensor) -> Any:
-        points, resolutions = ctx.saved_tensors
-        grad_table = None
-        if ctx.needs_input_grad[1]:
-            grad_table = ctx.kernels.hash_grid_backward(
-                points, grad_outputs[0], resolutions, ctx.n_dense, ctx.table_size
-            )
-        return None, grad_table, None, None, None
+
+@torch.library.custom_op("rad_nerfstudio::grid_encode", mutates_args=())
+def grid_encode(points: Tensor, table: Tensor, resolutions: Tensor, n_dense: int) -> Tensor:
+    """Features ``[n, levels, width]`` of ``points [n, dim]`` from ``table [levels, size, width]``."""
+    return _kernels(points.device).hash_grid_forward(points, table, resolutions, n_dense)
+
+
+@grid_encode.register_fake
+def _grid_encode_shape(points: Tensor, table: Tensor, resolutions: Tensor, n_dense: int) -> Tensor:
+    return points.new_empty(points.shape[0], table.shape[0], table.shape[2])
+
+
+@torch.library.custom_op("rad_nerfstudio::grid_encode_table_grad", mutates_args=())
+def grid_encode_table_grad(
+    points: Tensor, grad_features: Tensor, resolutions: Tensor, n_dense: int, table_size: int
+) -> Tensor:
+    """The gradient ``[levels, size, width]`` of the encoding's table, given the features' gradient."""
+    return _kernels(points.device).hash_grid_backward(points, grad_features, resolutions, n_dense, table_size)
+
+
+@grid_encode_table_grad.register_fake
+def _grid_encode_table_grad_shape(
+    points: Tensor, grad_features: Tensor, resolutions: Tensor, n_dense: int, table_size: int
+) -> Tensor:
+    return grad_features.new_empty(grad_features.shape[1], table_size, grad_features.shape[2])
+
+
+def _keep_for_backward(ctx: Any, inputs: tuple, output: Tensor) -> None:
+    points, table, resolutions, n_dense = inputs
+    ctx.save_for_backward(points, resolutions)
+    ctx.n_dense, ctx.table_size = n_dense, table.shape[1]
+
+
+def _backward(ctx: Any, grad_features: Tensor) -> tuple:
+    points, resolutions = ctx.saved_tensors
+    if not ctx.needs_input_grad[1]:
+        return None, None, None, None
+    grad_table = grid_encode_table_grad(points, grad_features.contiguous(), resolutions, ctx.n_dense, ctx.table_size)
+    return None, grad_table, None, None
+
+
+grid_encode.register_autograd(_backward, setup_context=_keep_for_backward)
 
 
 def fused_hash_grid(
@@ -46,7 +80,6 @@ def fused_hash_grid(
     points that need a gradient)."""
     if points.dtype != torch.float32 or table.dtype != torch.float32 or points.requires_grad:
         return None
-    kernels = kernels_for(points.device)
-    if kernels is None:
+    if kernels_for(points.device) is None:
         return None
-    return _HashGridEncode.apply(points.contiguous(), table, resolutions, n_dense, kernels)  # pyright: ignore
+    return grid_encode(points.contiguous(), table, resolutions, n_dense)

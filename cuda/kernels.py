@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import platform
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -104,22 +105,53 @@ def sources_digest(sources: tuple[str, ...]) -> str:
     return digest.hexdigest()[:16]
 
 
+def host_digest() -> str:
+    """A hash of this CPU's model and instruction-set flags: the CPU kernels are compiled for the machine that
+    builds them (``-march=native``), so a cache shared with another kind of CPU rebuilds instead of crashing."""
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    described = [line for line in lines if line.split(":")[0].strip() in ("model name", "flags", "Features")]
+    text = "\n".join(dict.fromkeys(described)) or platform.machine() + platform.processor()
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 def _build(name: str, sources: tuple[str, ...], verbose: bool, cuda: bool) -> ModuleType:
     # torch warns on import when it finds nvcc but no GPU: expected here, not the user's concern
     logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
-    from torch.utils.cpp_extension import load
-
     # no fused multiply-adds: the kernels round as their torch references do
     cflags = ["-O3", "-std=c++17", "-ffp-contract=off", f"-DRAD_KERNELS_DIGEST={sources_digest(sources)}"]
-    options: dict = {"extra_cflags": [*cflags, "-fopenmp"], "extra_ldflags": ["-fopenmp"]}
     if cuda:
         link = [f"-L{folder}" for folder in _cuda_runtime_folders()]
-        options = {
-            "extra_cflags": cflags,
-            "extra_cuda_cflags": ["-O3", "--fmad=false", "-std=c++17"],
-            "extra_ldflags": link,
-        }
-    module = load(name=name, sources=[str(SOURCES / s) for s in sources], verbose=verbose, **options)
+        cuda_flags = ["-O3", "--fmad=false", "-std=c++17"]
+        return _load(name, sources, verbose, extra_cflags=cflags, extra_cuda_cflags=cuda_flags, extra_ldflags=link)
+    openmp = ["-fopenmp"]
+    native = ["-march=native", f"-DRAD_HOST_DIGEST={host_digest()}"]  # this CPU's vector instructions
+    try:
+        return _load(name, sources, verbose, extra_cflags=[*cflags, *native, *openmp], extra_ldflags=openmp)
+    except Exception as error:  # a compiler without -march=native: the portable build
+        CONSOLE.print(f"[yellow]rad-nerfstudio: -march=native build failed ({type(error).__name__}); portable build")
+    return _load(name, sources, verbose, extra_cflags=[*cflags, *openmp], extra_ldflags=openmp)
+
+
+def _load(
+    name: str,
+    sources: tuple[str, ...],
+    verbose: bool,
+    extra_cflags: list[str],
+    extra_ldflags: list[str],
+    extra_cuda_cflags: list[str] | None = None,
+) -> ModuleType:
+    """The kernels built by torch's extension builder with these flags (or loaded from its cache)."""
+    from torch.utils.cpp_extension import load
+
+    module = load(
+        name=name,
+        sources=[str(SOURCES / s) for s in sources],
+        extra_cflags=extra_cflags,
+        extra_ldflags=extra_ldflags,
+        extra_cuda_cflags=extra_cuda_cflags,
+        verbose=verbose,
+    )
     if not isinstance(module, ModuleType):
         raise RuntimeError(f"torch's extension builder returned {module!r}, not a module")
     return module

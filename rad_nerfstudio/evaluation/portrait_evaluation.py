@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
 import numpy as np
 from nerfstudio.utils.rich_utils import CONSOLE
 
+from rad_nerfstudio.model_components.compiled_fields import CompileChoice
 from rad_nerfstudio.process.face_mesh import BackendUnavailableError
 from rad_nerfstudio.render.trained_run import load_trained_run
 
@@ -52,6 +53,9 @@ class EvalArgs:
     left out of the fit): the JSON's ``aligned`` block; the top-level metrics are the poses as given."""
     align_steps: int = 100
     """Adam steps of the alignment (128 rays of every validation frame each)."""
+    compile: CompileChoice = "auto"
+    """Render with the fields compiled (``rad-render --compile``; auto: at least 40 M pixels to render, the
+    validation frames about three times over)."""
 
 
 def _optional(factory: Callable[[], T], unavailable: Dict[str, str], name: str) -> T | None:
@@ -119,6 +123,8 @@ def _render(model, dataset, k: int) -> Tuple[np.ndarray, float]:  # noqa: ANN001
 
 
 IMAGE_METRICS = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips")
+RENDER_PASSES = 2
+"""Renders of each validation frame: as given and after the pose alignment (the audio effect's few besides)."""
 """The per-frame image metrics of rad-eval (the poses as given, and after the alignment)."""
 
 
@@ -279,6 +285,7 @@ def evaluate_portrait(
     from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
     from rad_nerfstudio.evaluation.report_files import write_per_frame_plot
     from rad_nerfstudio.io.atomic import write_text_atomic
+    from rad_nerfstudio.model_components.compiled_fields import compiled_fields, wants_compiling
     from rad_nerfstudio.model_components.model_size import parameter_megabytes
 
     run = load_trained_run(args.load_config)
@@ -292,7 +299,16 @@ def evaluate_portrait(
     unavailable, notes, detector = tools.unavailable, tools.notes, tools.detector
     stem = args.output_path.with_suffix("")
     video_path = stem.parent / f"{stem.name}_side_by_side.mp4"
-    per_frame, render_seconds = _score_frames(args, run, tools, video_path)
+    rendering = args.renders_from == "model"
+    height, width = datamanager.eval_dataset.get_numpy_image(0).shape[:2]
+    pixels = RENDER_PASSES * len(rows) * height * width
+    with compiled_fields(model, wants_compiling(args.compile, pixels)):  # once for all the renders below
+        per_frame, render_seconds = _score_frames(args, run, tools, video_path)
+        effect = _audio_effect(run, rows, img_ids, notes) if rendering else None
+        aligned = None
+        if args.align_poses and rendering:
+            aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
+            notes["aligned"] = "the 'aligned' metrics: each frame's head pose fitted first with the field frozen"
 
     if detector is not None and _mean(per_frame["lmd"]) is None:
         unavailable["lmd"] = f"{_detector_name(detector)} found no landmarks in any validation frame pair"
@@ -306,11 +322,6 @@ def evaluate_portrait(
         true_open = true_mouth_open(datamanager.get_datapath(), img_ids)
         mouth, mouth_per_frame = tools.comparison.report(true_open, notes)
         files.update(tools.comparison.write_pictures(stem, img_ids, true_open, title))
-    effect = _audio_effect(run, rows, img_ids, notes) if args.renders_from == "model" else None
-    aligned = None
-    if args.align_poses and args.renders_from == "model":
-        aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
-        notes["aligned"] = "the 'aligned' metrics: each frame's head pose fitted first with the field frozen"
     report = {
         "config": str(args.load_config),
         "checkpoint": str(run.checkpoint),

@@ -12,6 +12,7 @@ import tyro
 
 from rad_nerfstudio.audio.reading import AUDIO_SUFFIXES
 from rad_nerfstudio.errors import AudioInputError, InputFileError
+from rad_nerfstudio.model_components.compiled_fields import CompileChoice
 from rad_nerfstudio.render.frame_plan import check_pose_choice, parse_eye
 from rad_nerfstudio.render.paste_back import PasteRegion
 from rad_nerfstudio.render.trained_run import check_run_config, load_trained_run
@@ -56,6 +57,10 @@ class RenderArgs:
     paste_region: PasteRegion = "head"
     """What of the render replaces the source: head (the rendered head and torso), face (the face rectangle) or
     mouth (the lower face only: the source's eyes and head motion stay exactly)."""
+    compile: CompileChoice = "auto"
+    """Render with the fields compiled (torch.compile, on the CPU with the fused kernels): tens of seconds to
+    compile, then about a tenth to a fifth less per frame. auto: when the video has at least 40 M pixels (e.g. 150
+    frames at 512 px)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
     from rad_nerfstudio.data.backgrounds import load_background
     from rad_nerfstudio.data.portrait_tables import FRAME_INDEX_KEY
     from rad_nerfstudio.io.video import Mp4Writer
+    from rad_nerfstudio.model_components.compiled_fields import compiled_fields, wants_compiling
     from rad_nerfstudio.render.controls import RenderControls
     from rad_nerfstudio.render.driving_audio import load_driving_audio
     from rad_nerfstudio.render.frame_plan import plan_cameras, plan_eye
@@ -186,6 +192,7 @@ def render_portrait(args: RenderArgs) -> RenderSummary:
         stack.callback(lambda: setattr(model, "render_controls", RenderControls()))
         stack.enter_context(progress)
         stack.enter_context(model.render_weights())  # once for the whole video, not per frame
+        stack.enter_context(compiled_fields(model, wants_compiling(args.compile, length * width * height)))
         for i in progress.track(range(length), total=length):
             model.render_controls = RenderControls(
                 audio_code=codes[i],

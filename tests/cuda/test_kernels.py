@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import types
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,26 @@ def test_a_failed_build_falls_back_with_one_line(monkeypatch, capsys):
     grid = _grid(3)
     points = torch.rand(20, 3)
     torch.testing.assert_close(grid(points), grid.reference_forward(points))
+
+
+def test_a_compiler_without_native_instructions_gets_the_portable_build(monkeypatch, capsys):
+    built = []
+
+    def load(name, sources, verbose, **options):
+        if "-march=native" in options["extra_cflags"]:
+            raise RuntimeError("unrecognized command-line option '-march=native'")
+        built.append(options["extra_cflags"])
+        return types.ModuleType(name)
+
+    monkeypatch.setattr(kernels, "_load", load)
+    module = kernels._build(kernels.CPU_MODULE, kernels.CPU_SOURCES, False, cuda=False)
+    assert module.__name__ == kernels.CPU_MODULE and len(built) == 1 and "-fopenmp" in built[0]
+    assert capsys.readouterr().out.count("portable build") == 1
+
+
+def test_the_cpu_build_is_keyed_to_this_processor():
+    digest = kernels.host_digest()
+    assert len(digest) == 16 and digest == kernels.host_digest()
 
 
 # ---------------------------------------------------------------------------------------------- ray marching
