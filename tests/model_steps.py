@@ -9,7 +9,15 @@ TINY_GRID = HashGridConfig(
     num_levels=4, features_per_level=2, log2_hashmap_size=10, base_resolution=8, finest_resolution=64
 )
 
-__all__ = ["TINY_GRID", "build_model", "pipeline_callbacks", "sample_manager", "small_rad_config", "train_step"]
+__all__ = [
+    "TINY_GRID",
+    "build_model",
+    "pipeline_callbacks",
+    "sample_manager",
+    "small_rad_config",
+    "train_step",
+    "trained_small_model",
+]
 
 
 def train_step(manager, model, step):
@@ -46,3 +54,20 @@ def sample_manager(dataset, rays_per_batch: int = 256):
     config = TalkingPortraitDataManagerConfig(data=dataset)
     config.pixel_sampler.num_rays_per_batch = rays_per_batch
     return config.setup(device="cpu")
+
+
+def trained_small_model(dataset, steps: int):
+    """A small rad-nerf model (no lips stage) after ``steps`` head steps of Adam at 1e-2 from seed 0, in eval mode;
+    and its data manager."""
+    import torch
+
+    manager = sample_manager(dataset)
+    torch.manual_seed(0)
+    model = build_model(small_rad_config(lips_steps=0), manager)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for step in range(steps):
+        optimizer.zero_grad()
+        train_step(manager, model, step)
+        optimizer.step()
+    model.eval()
+    return model, manager

@@ -6,20 +6,12 @@ import pytest
 import torch
 from rad_nerfstudio.cuda.kernels import fused
 
-from tests.model_steps import build_model, sample_manager, small_rad_config, train_step
+from tests.model_steps import build_model, sample_manager, small_rad_config, train_step, trained_small_model
 
 
 @pytest.mark.parametrize("with_torso", [False, True])
 def test_a_trained_model_renders_the_same_image_on_both_paths(dataset, with_torso):
-    manager = sample_manager(dataset)
-    torch.manual_seed(0)
-    model = build_model(small_rad_config(lips_steps=0), manager)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(30):
-        optimizer.zero_grad()
-        train_step(manager, model, step)
-        optimizer.step()
-    model.eval()
+    model, manager = trained_small_model(dataset, steps=30)
     if with_torso:
         model.step = model.schedule.torso_start  # the torso field renders (skipped behind an opaque head when fused)
     camera = manager.eval_dataset.cameras[0:1]

@@ -8,20 +8,12 @@ import torch
 
 from rad_nerfstudio.model_components import compiled_fields as compiled_module
 from rad_nerfstudio.model_components.compiled_fields import PAYS_OFF_PIXELS, compiled_fields, wants_compiling
-from tests.model_steps import build_model, sample_manager, small_rad_config, train_step
+from tests.model_steps import trained_small_model
 
 
 @pytest.fixture
 def trained(dataset):
-    manager = sample_manager(dataset)
-    torch.manual_seed(0)
-    model = build_model(small_rad_config(lips_steps=0), manager)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(20):
-        optimizer.zero_grad()
-        train_step(manager, model, step)
-        optimizer.step()
-    model.eval()
+    model, manager = trained_small_model(dataset, steps=20)
     model.step = model.schedule.torso_start  # head and torso both render
     return model, manager.eval_dataset.cameras[0:1]
 
