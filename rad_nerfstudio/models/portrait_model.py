@@ -60,6 +60,7 @@ from rad_nerfstudio.model_components.compositing import over, render_samples
 from rad_nerfstudio.model_components.early_stop_compositing import OPAQUE, composite_until_opaque
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
+from rad_nerfstudio.model_components.image_rays import image_rays
 from rad_nerfstudio.model_components.losses import (
     PhotometricLoss,
     entropy_loss,
@@ -543,7 +544,10 @@ class PortraitModel(Model):
     def get_outputs_for_camera(self, camera: Cameras, obb_box: OrientedBox | None = None) -> Dict[str, Tensor]:
         """A whole image. Dataset cameras (with a frame) follow ``render_controls`` (defaults: the frame's own
         conditions); viewer cameras follow the viewer's controls, at the viewer frame."""
-        rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
+        if obb_box is None:
+            rays = image_rays(camera)
+        else:  # the viewer's crop box: nerfstudio's generator clips the rays to it
+            rays = camera.generate_rays(camera_indices=0, keep_shape=True, obb_box=obb_box)
         height, width = rays.shape
         metadata = dict(rays.metadata or {})
         if FRAME_INDEX_KEY in metadata:
