@@ -73,10 +73,15 @@ class MouthComparison:
         return files
 
     def report(
-        self, true_open: Float[np.ndarray, " n"] | None, notes: Dict[str, str]
+        self,
+        true_open: Float[np.ndarray, " n"] | None,
+        notes: Dict[str, str],
+        audio_prediction: Float[np.ndarray, " n"] | None = None,
     ) -> tuple[Dict[str, object], Dict[str, List[float | None]]]:
         """The correlations (None where undefined, with the reason added to ``notes``) and detection rates; the
-        per-frame openings."""
+        per-frame openings. ``audio_prediction``: the opening the audio code predicts per frame
+        (``PortraitModel.audio_mouth_prediction``): ``mouth_r_audio_prediction`` says how closely the render follows
+        what its audio code says (with ``audio_mouth_r``, whether the audio or the render loses the mouth)."""
         tracks = {name: np.array(values) for name, values in self.opening.items()}
         rates = {name: float(np.isfinite(v).mean()) if v.size else 0.0 for name, v in tracks.items()}
         series = {"render opening": tracks["render"], "ground-truth opening": tracks["truth"]}
@@ -85,6 +90,9 @@ class MouthComparison:
             series["true mouth_open"] = np.asarray(true_open, dtype=np.float64)
             pairs["mouth_r_truth"] = ("render opening", "true mouth_open")
             pairs["mouth_r_truth_ceiling"] = ("ground-truth opening", "true mouth_open")
+        if audio_prediction is not None:
+            series["audio code's opening"] = np.asarray(audio_prediction, dtype=np.float64)
+            pairs["mouth_r_audio_prediction"] = ("render opening", "audio code's opening")
         result: Dict[str, object] = {}
         for key, (a, b) in pairs.items():
             result[key] = finite_or_none(pearson_r(series[a], series[b]))
@@ -98,6 +106,8 @@ class MouthComparison:
         }
         if true_open is not None:
             per_frame["mouth_open_true"] = [float(v) for v in true_open]
+        if audio_prediction is not None:
+            per_frame["mouth_opening_audio_prediction"] = [float(v) for v in audio_prediction]
         return result, per_frame
 
 

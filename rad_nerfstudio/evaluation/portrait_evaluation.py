@@ -292,8 +292,9 @@ def evaluate_portrait(
     model, datamanager, step = run.model, run.datamanager, run.step
     tables = datamanager.tables
     rows = tables.splits["val"]
-    with model.render_weights():
-        audio_mouth_r = model.audio_mouth_r()  # what the audio code carries of the mouth, before any render
+    with model.render_weights():  # what the audio code carries of the mouth, before any render
+        audio_mouth_r = model.audio_mouth_r()
+        audio_prediction = model.audio_mouth_prediction()
     img_ids = [int(tables.img_ids[int(r)]) for r in rows]
     tools = _metric_tools(args, str(model.device), len(rows), lpips_factory, detector_factory)
     unavailable, notes, detector = tools.unavailable, tools.notes, tools.detector
@@ -320,7 +321,8 @@ def evaluate_portrait(
     mouth_per_frame: Dict[str, List[float | None]] = {}
     if tools.comparison is not None:
         true_open = true_mouth_open(datamanager.get_datapath(), img_ids)
-        mouth, mouth_per_frame = tools.comparison.report(true_open, notes)
+        predicted = None if audio_prediction is None else audio_prediction.cpu().numpy()
+        mouth, mouth_per_frame = tools.comparison.report(true_open, notes, predicted)
         files.update(tools.comparison.write_pictures(stem, img_ids, true_open, title))
     report = {
         "config": str(args.load_config),

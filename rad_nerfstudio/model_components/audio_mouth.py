@@ -47,15 +47,14 @@ class AudioMouthReadout(nn.Module):
         return ((predicted - self.targets[rows]) ** 2).mean()
 
 
-def ridge_readout_r(
+def ridge_readout(
     train_codes: Float[Tensor, "n code"],
     train_opening: Float[Tensor, " n"],
     held_out_codes: Float[Tensor, "m code"],
-    held_out_opening: Float[Tensor, " m"],
     ridge: float = 1e-2,
-) -> float:
-    """Pearson r on the held-out frames of a ridge regression from code to opening fitted on the training frames
-    (codes standardised first, so that ``ridge`` means the same for any code size); NaN when undefined."""
+) -> Float[Tensor, " m"]:
+    """The opening of the held-out frames predicted by a ridge regression from code to opening fitted on the training
+    frames (codes standardised first, so that ``ridge`` means the same for any code size), in float64."""
     mean, scale = train_codes.mean(0), train_codes.std(0).clamp_min(1e-6)
 
     def design(codes: Tensor) -> Tensor:
@@ -64,5 +63,16 @@ def ridge_readout_r(
 
     x, y = design(train_codes), train_opening.double()
     weights = torch.linalg.solve(x.T @ x + ridge * len(x) * torch.eye(x.shape[1], dtype=x.dtype), x.T @ y)
-    predicted = design(held_out_codes) @ weights
+    return design(held_out_codes) @ weights
+
+
+def ridge_readout_r(
+    train_codes: Float[Tensor, "n code"],
+    train_opening: Float[Tensor, " n"],
+    held_out_codes: Float[Tensor, "m code"],
+    held_out_opening: Float[Tensor, " m"],
+    ridge: float = 1e-2,
+) -> float:
+    """Pearson r on the held-out frames of ``ridge_readout``'s prediction; NaN when undefined."""
+    predicted = ridge_readout(train_codes, train_opening, held_out_codes, ridge)
     return pearson_r(predicted.cpu().numpy(), held_out_opening.double().cpu().numpy())

@@ -42,6 +42,7 @@ from rad_nerfstudio.data.portrait_tables import (
     PortraitTables,
 )
 from rad_nerfstudio.evaluation.image_metrics import psnr, ssim
+from rad_nerfstudio.evaluation.mouth_shape import pearson_r
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_codes
 from rad_nerfstudio.field_components.grid_presets import preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
@@ -53,7 +54,7 @@ from rad_nerfstudio.fields.torso_field import PoseEncoder, TorsoField
 from rad_nerfstudio.model_components.audio_mouth import (
     MOUTH_DIM,
     AudioMouthReadout,
-    ridge_readout_r,
+    ridge_readout,
     standardised_mouth,
 )
 from rad_nerfstudio.model_components.compositing import over, render_samples
@@ -312,15 +313,22 @@ class PortraitModel(Model):
         return self.audio_encoder.encode_track(self.audio_windows, self.audio_index[unique])[inverse]
 
     @torch.no_grad()
-    def audio_mouth_r(self) -> float | None:
-        """How well the audio code predicts the landmarks' mouth opening on the validation frames: r of a ridge
-        readout fitted on the training frames' codes (``model_components.audio_mouth``); None without landmarks or
-        validation frames."""
+    def audio_mouth_prediction(self) -> Float[Tensor, " val"] | None:
+        """The validation frames' mouth opening as the audio code tells it: a ridge readout from code to the
+        landmarks' opening fitted on the training frames (``model_components.audio_mouth``); None without landmarks
+        or with fewer than 3 training or validation frames."""
         if self.mouth_shape is None or len(self.val_rows) < 3 or len(self.train_rows) < 3:
             return None
         train, held_out = self.audio_codes(self.train_rows), self.audio_codes(self.val_rows)
-        opening = self.mouth_shape[:, 0]
-        return ridge_readout_r(train, opening[self.train_rows], held_out, opening[self.val_rows])
+        return ridge_readout(train, self.mouth_shape[self.train_rows, 0], held_out)
+
+    def audio_mouth_r(self) -> float | None:
+        """How well the audio code predicts the landmarks' mouth opening on the validation frames: r of
+        ``audio_mouth_prediction`` against their landmarks; None where it is undefined."""
+        predicted = self.audio_mouth_prediction()
+        if predicted is None or self.mouth_shape is None:
+            return None
+        return pearson_r(predicted.cpu().numpy(), self.mouth_shape[self.val_rows, 0].double().cpu().numpy())
 
     def field_condition(self, codes: Float[Tensor, "n code"], rows: Int[Tensor, " n"] | None) -> Float[Tensor, "n c"]:
         """What the head field reads of the audio (``mouth_conditioning``): the codes, and / or the mouth shape: the

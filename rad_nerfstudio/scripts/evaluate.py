@@ -27,6 +27,7 @@ def main(args: EvalArgs) -> None:
         "lmd_detector",
         "mouth_r",
         "audio_mouth_r",
+        "mouth_r_audio_prediction",
         "render_fps",
     )
     shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}

@@ -36,13 +36,15 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     for key in ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips", "lmd", "render_fps", "model_mb"):
         assert isinstance(saved[key], float) and np.isfinite(saved[key]), key
     assert saved["frames"] == 10 and saved["unavailable"] == {} and saved["lmd_detector"] == "_brightness_landmarks"
-    for key in ("mouth_r", "mouth_r_truth", "mouth_r_truth_ceiling"):  # None where a 4-step render shows no face
-        assert saved[key] is None or -1 <= saved[key] <= 1, key
+    for key in ("mouth_r", "mouth_r_truth", "mouth_r_truth_ceiling", "mouth_r_audio_prediction"):
+        assert saved[key] is None or -1 <= saved[key] <= 1, key  # None where a 4-step render shows no face
+    assert "mouth_r_audio_prediction" in saved
     assert saved["mouth_detection_rate"]["truth"] == 1.0
     effect = saved["audio_effect"]  # measured on 4 frames; the notes warn exactly when it says the audio is ignored
     assert effect["mouth_difference"] >= 0 and len(effect["frames"]) == 4
     assert effect["ignored"] == ("audio_effect" in saved["notes"])
-    for key in ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true"):
+    per_frame_keys = ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true")
+    for key in (*per_frame_keys, "mouth_opening_audio_prediction"):
         assert len(saved["per_frame"][key]) == 10, key
     assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0
     assert len(saved["per_frame"]["psnr"]) == len(saved["per_frame"]["img_id"]) == 10

@@ -12,6 +12,7 @@ import torch
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.landmarks import mouth_shape, read_landmarks
 from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
+from rad_nerfstudio.evaluation.mouth_shape import pearson_r
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.fields.er_nerf_head_field import ErNerfHeadFieldConfig
 from rad_nerfstudio.fields.rad_head_field import RadHeadFieldConfig
@@ -100,6 +101,10 @@ def test_the_audio_mouth_loss_trains_the_audio_encoder_and_the_diagnostic_report
     assert grads[-1] is not None and float(grads[-1].abs().sum()) > 0
     r = model.audio_mouth_r()
     assert r is not None and -1.0 <= r <= 1.0
+    predicted = model.audio_mouth_prediction()  # what r scores: the readout's opening of each validation frame
+    assert predicted is not None and predicted.shape == (len(model.val_rows),)
+    assert model.mouth_shape is not None
+    assert r == pytest.approx(pearson_r(predicted.numpy(), model.mouth_shape[model.val_rows, 0].double().numpy()))
 
 
 def test_the_audio_mouth_loss_teaches_the_code_the_mouth_opening(manager):
