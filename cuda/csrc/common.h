@@ -73,13 +73,24 @@ RAD_HD void point_corners(const GridView& grid, int64_t i, int64_t level, Corner
   grid_corners<D>(grid.points + i * D, grid.resolutions[level], level, level < grid.n_dense, grid.table_size, out);
 }
 
-// The D-linear interpolation of the table rows at a point's corners, written to out [width].
-template <int D>
+// The D-linear interpolation of the table rows at a point's corners, written to out [width]. W > 0: the width known
+// at compile time (the sums kept in registers, the same order of additions).
+template <int D, int W = 0>
 RAD_HD void interpolate(const GridView& grid, const Corners& c, float* out) {
-  for (int64_t f = 0; f < grid.width; ++f) out[f] = 0.0f;
-  for (int corner = 0; corner < (1 << D); ++corner) {
-    const float* value = grid.values + c.rows[corner] * grid.width;
-    for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
+  if constexpr (W > 0) {
+    float sum[W];
+    for (int f = 0; f < W; ++f) sum[f] = 0.0f;
+    for (int corner = 0; corner < (1 << D); ++corner) {
+      const float* value = grid.values + c.rows[corner] * W;
+      for (int f = 0; f < W; ++f) sum[f] += c.weights[corner] * value[f];
+    }
+    for (int f = 0; f < W; ++f) out[f] = sum[f];
+  } else {
+    for (int64_t f = 0; f < grid.width; ++f) out[f] = 0.0f;
+    for (int corner = 0; corner < (1 << D); ++corner) {
+      const float* value = grid.values + c.rows[corner] * grid.width;
+      for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
+    }
   }
 }
 

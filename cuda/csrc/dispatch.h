@@ -8,28 +8,37 @@
 
 #include "common.h"
 
-#define RAD_DISPATCH_DIM(D, ...)                    \
-  switch (D) {                                      \
-    case 1: {                                       \
-      constexpr int kD = 1;                         \
-      __VA_ARGS__;                                  \
-      break;                                        \
-    }                                               \
-    case 2: {                                       \
-      constexpr int kD = 2;                         \
-      __VA_ARGS__;                                  \
-      break;                                        \
-    }                                               \
-    case 3: {                                       \
-      constexpr int kD = 3;                         \
-      __VA_ARGS__;                                  \
-      break;                                        \
-    }                                               \
-    default: {                                      \
-      constexpr int kD = 4;                         \
-      __VA_ARGS__;                                  \
-      break;                                        \
-    }                                               \
+// The body of a case (or of the default) with NAME = VALUE.
+#define RAD_CONSTANT_CASE_BODY(NAME, VALUE, ...) \
+  {                                              \
+    constexpr int NAME = VALUE;                  \
+    __VA_ARGS__;                                 \
+    break;                                       \
+  }
+
+// One case of a switch that calls __VA_ARGS__ with NAME a compile-time constant.
+#define RAD_CONSTANT_CASE(NAME, VALUE, ...) \
+  case VALUE:                              \
+    RAD_CONSTANT_CASE_BODY(NAME, VALUE, __VA_ARGS__)
+
+// kD: the points' dimension (1-4) as a compile-time constant.
+#define RAD_DISPATCH_DIM(D, ...)              \
+  switch (D) {                                \
+    RAD_CONSTANT_CASE(kD, 1, __VA_ARGS__)     \
+    RAD_CONSTANT_CASE(kD, 2, __VA_ARGS__)     \
+    RAD_CONSTANT_CASE(kD, 3, __VA_ARGS__)     \
+    default:                                  \
+      RAD_CONSTANT_CASE_BODY(kD, 4, __VA_ARGS__) \
+  }
+
+// kW: a grid's feature width as a compile-time constant for the presets' widths (1: ER-NeRF's planes, 2: the
+// others), 0 (read at run time) for any other; with the width known the interpolation keeps its sums in registers.
+#define RAD_DISPATCH_WIDTH(W, ...)            \
+  switch (W) {                                \
+    RAD_CONSTANT_CASE(kW, 1, __VA_ARGS__)     \
+    RAD_CONSTANT_CASE(kW, 2, __VA_ARGS__)     \
+    default:                                  \
+      RAD_CONSTANT_CASE_BODY(kW, 0, __VA_ARGS__) \
   }
 
 namespace rad {

@@ -10,7 +10,7 @@
 
 namespace {
 
-template <int D>
+template <int D, int W>
 void grid_forward(const rad::GridView& grid, float* features) {
   // threads own contiguous ranges of points (and so of the output rows: no false sharing)
 #pragma omp parallel for schedule(static)
@@ -18,15 +18,15 @@ void grid_forward(const rad::GridView& grid, float* features) {
     rad::Corners c;
     for (int64_t level = 0; level < grid.levels; ++level) {
       rad::point_corners<D>(grid, i, level, c);
-      rad::interpolate<D>(grid, c, features + (i * grid.levels + level) * grid.width);
+      rad::interpolate<D, W>(grid, c, features + (i * grid.levels + level) * grid.width);
     }
   }
 }
 
-template <int D>
+template <int D, int W>
 void grid_backward(const rad::GridView& grid, float* grad_table) {
   // a level owns its table rows: levels run in parallel and the scatter needs no atomics
-  const int64_t levels = grid.levels, width = grid.width;
+  const int64_t levels = grid.levels, width = W > 0 ? W : grid.width;
 #pragma omp parallel for schedule(static)
   for (int64_t level = 0; level < levels; ++level) {
     rad::Corners c;
@@ -52,7 +52,8 @@ torch::Tensor hash_grid_forward(torch::Tensor points, torch::Tensor table, torch
   check_cpu(points, "hash_grid_forward");
   const auto job = rad::GridJob::forward(points, table, resolutions, n_dense);
   auto features = job.empty_features();
-  RAD_DISPATCH_DIM(job.dim, grid_forward<kD>(job.view, features.data_ptr<float>()));
+  float* out = features.data_ptr<float>();
+  RAD_DISPATCH_DIM(job.dim, RAD_DISPATCH_WIDTH(job.view.width, grid_forward<kD, kW>(job.view, out)));
   return features;
 }
 
@@ -61,7 +62,8 @@ torch::Tensor hash_grid_backward(torch::Tensor points, torch::Tensor grad_featur
   check_cpu(points, "hash_grid_backward");
   const auto job = rad::GridJob::backward(points, grad_features, resolutions, n_dense, table_size);
   auto grad_table = job.zero_table();
-  RAD_DISPATCH_DIM(job.dim, grid_backward<kD>(job.view, grad_table.data_ptr<float>()));
+  float* out = grad_table.data_ptr<float>();
+  RAD_DISPATCH_DIM(job.dim, RAD_DISPATCH_WIDTH(job.view.width, grid_backward<kD, kW>(job.view, out)));
   return grad_table;
 }
 

@@ -37,10 +37,10 @@ def test_the_cpu_kernels_build_on_this_machine():
 
 
 # ------------------------------------------------------------------------------------------------- hash grids
-def _grid(dim: int) -> HashGrid:
+def _grid(dim: int, width: int = 2) -> HashGrid:
     """Levels both dense (coarse) and hashed (fine), so that both row layouts are exercised."""
     config = HashGridConfig(
-        num_levels=6, features_per_level=2, log2_hashmap_size=8, base_resolution=3, finest_resolution=300
+        num_levels=6, features_per_level=width, log2_hashmap_size=8, base_resolution=3, finest_resolution=300
     )
     grid = HashGrid(dim, config, implementation="torch")
     torch.nn.init.normal_(grid.table)
@@ -60,9 +60,10 @@ def _edge_points(dim: int, grid: HashGrid) -> torch.Tensor:
     return torch.cat([random, corners, outside, borders])
 
 
+@pytest.mark.parametrize("width", [1, 2, 3])  # the kernels' compile-time widths and a run-time one
 @pytest.mark.parametrize("dim", [1, 2, 3, 4])
-def test_the_fused_grid_encoding_matches_its_reference(dim, device):
-    grid = _grid(dim).to(device)
+def test_the_fused_grid_encoding_matches_its_reference(dim, width, device):
+    grid = _grid(dim, width).to(device)
     points = _edge_points(dim, grid).to(device)
     fused_out = fused_hash_grid(points, grid.table, grid.resolutions, grid.n_dense)
     assert fused_out is not None
