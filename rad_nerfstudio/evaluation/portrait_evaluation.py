@@ -54,8 +54,8 @@ class EvalArgs:
     align_steps: int = 100
     """Adam steps of the alignment (128 rays of every validation frame each)."""
     compile: CompileChoice = "auto"
-    """Render with the fields compiled (``rad-render --compile``; auto: at least 40 M pixels to render, the
-    validation frames about three times over)."""
+    """Render with the fields compiled (``rad-render --compile``; auto: at least 40 M pixels to render, counting
+    each validation frame twice: as given and aligned)."""
 
 
 def _optional(factory: Callable[[], T], unavailable: Dict[str, str], name: str) -> T | None:
@@ -123,9 +123,9 @@ def _render(model, dataset, k: int) -> Tuple[np.ndarray, float]:  # noqa: ANN001
 
 
 IMAGE_METRICS = ("psnr", "ssim", "lips_psnr", "lips_tight_psnr", "lpips")
+"""The per-frame image metrics of rad-eval (the poses as given, and after the alignment)."""
 RENDER_PASSES = 2
 """Renders of each validation frame: as given and after the pose alignment (the audio effect's few besides)."""
-"""The per-frame image metrics of rad-eval (the poses as given, and after the alignment)."""
 
 
 def add_image_scores(scores: Dict[str, List], render, truth, rects, row: int, lpips, device) -> None:  # noqa: ANN001
@@ -293,8 +293,8 @@ def evaluate_portrait(
     tables = datamanager.tables
     rows = tables.splits["val"]
     with model.render_weights():  # what the audio code carries of the mouth, before any render
-        audio_mouth_r = model.audio_mouth_r()
         audio_prediction = model.audio_mouth_prediction()
+        audio_mouth_r = model.audio_mouth_r(audio_prediction)
     img_ids = [int(tables.img_ids[int(r)]) for r in rows]
     tools = _metric_tools(args, str(model.device), len(rows), lpips_factory, detector_factory)
     unavailable, notes, detector = tools.unavailable, tools.notes, tools.detector

@@ -322,10 +322,11 @@ class PortraitModel(Model):
         train, held_out = self.audio_codes(self.train_rows), self.audio_codes(self.val_rows)
         return ridge_readout(train, self.mouth_shape[self.train_rows, 0], held_out)
 
-    def audio_mouth_r(self) -> float | None:
+    def audio_mouth_r(self, predicted: Float[Tensor, " val"] | None = None) -> float | None:
         """How well the audio code predicts the landmarks' mouth opening on the validation frames: r of
-        ``audio_mouth_prediction`` against their landmarks; None where it is undefined."""
-        predicted = self.audio_mouth_prediction()
+        ``audio_mouth_prediction`` (``predicted`` when already computed) against their landmarks; None where it is
+        undefined."""
+        predicted = self.audio_mouth_prediction() if predicted is None else predicted
         if predicted is None or self.mouth_shape is None:
             return None
         return pearson_r(predicted.cpu().numpy(), self.mouth_shape[self.val_rows, 0].double().cpu().numpy())
