@@ -10,16 +10,9 @@ and a normalisation. Other cameras (distortion, fisheye, times, a crop box) take
 from __future__ import annotations
 
 import torch
-from jaxtyping import Float
+from nerfstudio.cameras.camera_utils import normalize_with_norm
 from nerfstudio.cameras.cameras import Cameras, CameraType
 from nerfstudio.cameras.rays import RayBundle
-from torch import Tensor
-
-
-def _unit(vectors: Float[Tensor, "*batch 3"]) -> tuple[Float[Tensor, "*batch 3"], Float[Tensor, "*batch 1"]]:
-    """Unit vectors and their lengths (nerfstudio's ``normalize_with_norm``)."""
-    norm = torch.linalg.vector_norm(vectors, dim=-1, keepdim=True).clamp_min(torch.finfo(vectors.dtype).eps)
-    return vectors / norm, norm
 
 
 def image_rays(camera: Cameras) -> RayBundle:
@@ -42,7 +35,7 @@ def image_rays(camera: Cameras) -> RayBundle:
         ]
     )  # [3, h, w, 3]
     c2w = camera.camera_to_worlds[0]
-    directions, norm = _unit(camera_space @ c2w[:, :3].T)
+    directions, norm = normalize_with_norm(camera_space @ c2w[:, :3].T, -1)
     dx = torch.linalg.vector_norm(directions[0] - directions[1], dim=-1)
     dy = torch.linalg.vector_norm(directions[0] - directions[2], dim=-1)
     metadata = {key: value[0].expand(height, width, -1).clone() for key, value in (camera.metadata or {}).items()}
