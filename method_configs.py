@@ -132,9 +132,12 @@ lookup table (with RAD-NeRF's fine hashed levels a short run memorises frames in
 def _small_run() -> Dict[str, Any]:
     """Model settings both CPU-sized variants share: small torso and occupancy grids, 2500 head + 500 lips steps,
     the audio confined to the mouth region, the head's opacity supervised by the parsing (measured in the issue
-    notes: without them the mouth never opens and floaters and see-through features appear) and the audio code taught
-    the landmarks' mouth shape."""
+    notes: without them the mouth never opens and floaters and see-through features appear) and the audio read as the
+    mouth's shape by a ridge regression fitted on the landmarks (on real speech it generalises where AudioNet, trained
+    on half a minute of one voice, memorises: README, "What makes the mouth follow the audio"). With
+    ``--pipeline.model.audio-encoder audio-net`` the AudioNet code is taught the landmarks' mouth shape instead."""
     return dict(
+        audio_encoder="ridge-mouth",
         audio_in_mouth_region=True,
         head_mask_loss_mult=0.1,
         audio_mouth_loss_mult=0.1,

@@ -31,7 +31,9 @@ class Lpips:
             checkpoints = Path(torch.hub.get_dir()) / "checkpoints"
             raise LpipsUnavailableError(
                 f"LPIPS needs torchvision's AlexNet ImageNet weights ({ALEXNET_URL}), downloaded once into "
-                f"{checkpoints}; that failed: {type(error).__name__}: {error}. Connect once, or copy the file there."
+                f"{checkpoints}; that failed: {type(error).__name__}: {error}. Connect once, or copy the file "
+                "there; or train without the lips stage (--pipeline.model.lips-steps 0, its steps added to "
+                "--pipeline.model.head-steps)"
             ) from error
         for parameter in self.net.parameters():
             parameter.requires_grad_(False)

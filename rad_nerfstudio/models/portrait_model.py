@@ -165,7 +165,8 @@ class PortraitModel(Model):
             return AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)
         if self.mouth_shape is None:
             raise ValueError(
-                "--pipeline.model.audio-encoder ridge-mouth needs the dataset's landmarks (ori_imgs/*.lms)"
+                "--pipeline.model.audio-encoder ridge-mouth (the CPU methods' default) needs the dataset's landmarks "
+                "(ori_imgs/*.lms; rad-process writes them); without them use --pipeline.model.audio-encoder audio-net"
             )
         if self.config.mouth_conditioning == "alone":
             raise ValueError(

@@ -142,12 +142,15 @@ def test_without_the_loss_there_is_no_readout_and_the_diagnostic_still_works(man
     assert model.audio_mouth_r() is not None
 
 
-def test_the_cpu_methods_teach_the_code_the_mouth_and_the_paper_methods_do_not():
+def test_the_cpu_methods_read_the_ridge_mouth_and_the_paper_methods_audio_net():
+    """The CPU methods: the ridge regression of the mouth (and, given ``audio-net``, the code taught the mouth);
+    the paper-sized ones: the anchors' AudioNet, untaught."""
     from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
 
-    for spec, expected in ((rad_nerf_small, True), (er_nerf_small, True), (rad_nerf, False), (er_nerf, False)):
+    for spec, small in ((rad_nerf_small, True), (er_nerf_small, True), (rad_nerf, False), (er_nerf, False)):
         model = spec.config.pipeline.model
-        assert (model.audio_mouth_loss_mult > 0) is expected
+        assert model.audio_encoder == ("ridge-mouth" if small else "audio-net")
+        assert (model.audio_mouth_loss_mult > 0) is small
 
 
 def test_true_mouth_open_reads_the_held_out_renderers_gt_json(tmp_path):
