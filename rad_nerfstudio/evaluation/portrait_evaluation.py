@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
@@ -53,6 +54,10 @@ class EvalArgs:
     left out of the fit): the JSON's ``aligned`` block; the top-level metrics are the poses as given."""
     align_steps: int = 100
     """Adam steps of the alignment (128 rays of every validation frame each)."""
+    mouth_from: Literal["audio", "landmarks"] = "audio"
+    """'landmarks': the head reads each validation frame's own landmark mouth instead of the audio's prediction
+    (teacher forcing; heads that read the mouth's shape only, as ridge-mouth does): what the render can do with a
+    perfect prediction, beside ``audio_mouth_r``, which says how good the prediction is."""
     compile: CompileChoice = "auto"
     """Render with the fields compiled (``rad-render --compile``; auto: at least 40 M pixels to render, counting
     each validation frame twice: as given and aligned)."""
@@ -303,7 +308,8 @@ def evaluate_portrait(
     rendering = args.renders_from == "model"
     height, width = datamanager.eval_dataset.get_numpy_image(0).shape[:2]
     pixels = RENDER_PASSES * len(rows) * height * width
-    with compiled_fields(model, wants_compiling(args.compile, pixels)):  # once for all the renders below
+    told = model.landmark_mouth() if args.mouth_from == "landmarks" else nullcontext()
+    with compiled_fields(model, wants_compiling(args.compile, pixels)), told:  # once for all the renders below
         per_frame, render_seconds = _score_frames(args, run, tools, video_path)
         effect = _audio_effect(run, rows, img_ids, notes) if rendering else None
         aligned = None
@@ -329,6 +335,7 @@ def evaluate_portrait(
         "checkpoint": str(run.checkpoint),
         "step": step,
         "renders_from": args.renders_from,
+        "mouth_from": args.mouth_from,
         "frames": len(rows),
         **{name: _mean(values) for name, values in per_frame.items()},
         "lmd_detector": _detector_name(detector) if detector is not None else None,

@@ -10,9 +10,9 @@ The data manager follows the stages and feeds its sampler the per-ray errors thr
 
 from __future__ import annotations
 
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
-from typing import ContextManager, Dict, List, Tuple
+from typing import ContextManager, Dict, Iterator, List, Tuple
 
 import cv2
 import numpy as np
@@ -149,6 +149,9 @@ class PortraitModel(Model):
         plate_height, plate_width = tables.background.shape[:2]
         self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
         self._active_controls: RenderControls | None = None
+        self.mouth_from_landmarks = False
+        """Whether renders of dataset frames read each frame's own landmark mouth, as training does
+        (``landmark_mouth``)."""
         self.last_ray_errors: Float[Tensor, " rays"] | None = None
         """Per-ray photometric errors of the last training batch (the data manager feeds them to its sampler)."""
         CONSOLE.print(f"{type(self).__name__}: {parameter_megabytes(self):.1f} MB of parameters")
@@ -334,20 +337,42 @@ class PortraitModel(Model):
 
     def field_condition(self, codes: Float[Tensor, "n code"], rows: Int[Tensor, " n"] | None) -> Float[Tensor, "n c"]:
         """What the head field reads of the audio (``mouth_conditioning``): the codes, and / or the mouth shape: the
-        frames' own (``rows``, standardised) in training, else the readout's prediction (also for codes that are not
-        the frames' own: ``rows`` None). A ridge-mouth code is the predicted mouth: the frames' own in training."""
+        frames' own (``rows``, standardised) in training and under ``landmark_mouth``, else the readout's prediction
+        (also for codes that are not the frames' own: ``rows`` None). A ridge-mouth code is the predicted mouth."""
+        taught_now = rows is not None and (self.training or self.mouth_from_landmarks)
         if self.reads_ridge_mouth:
-            if not self.training or rows is None:
+            if not taught_now:
                 return codes
             taught = self.ridge_targets[rows].to(codes.dtype)
             return torch.cat([codes[:, :-MOUTH_DIM], taught], -1) if self.ridge_mouth_beside_code else taught
         if self.config.mouth_conditioning == "none" or self.mouth_readout is None:
             return codes
-        if self.training and rows is not None:
+        if taught_now:
             mouth = self.mouth_readout.targets[rows].to(codes.dtype)
         else:
             mouth = self.mouth_readout(codes)
         return mouth if self.config.mouth_conditioning == "alone" else torch.cat([codes, mouth], dim=-1)
+
+    @property
+    def reads_mouth(self) -> bool:
+        """Whether the head field reads the mouth's shape (ridge-mouth, or ``mouth_conditioning`` with a readout)."""
+        return self.reads_ridge_mouth or (self.config.mouth_conditioning != "none" and self.mouth_readout is not None)
+
+    @contextmanager
+    def landmark_mouth(self) -> Iterator[None]:
+        """Renders of dataset frames read each frame's own landmark mouth, as training does, not the audio's
+        prediction (teacher forcing): what the head renders given a perfect prediction. Only for heads that read the
+        mouth's shape (``reads_mouth``)."""
+        if not self.reads_mouth:
+            raise ValueError(
+                "this model's head reads an audio code, not the mouth's shape, so it cannot be given the landmarks' "
+                "mouth (train with --pipeline.model.audio-encoder ridge-mouth or --pipeline.model.mouth-conditioning)"
+            )
+        self.mouth_from_landmarks = True
+        try:
+            yield
+        finally:
+            self.mouth_from_landmarks = False
 
     def smoothed_audio_code(self, frame: int, beta: float) -> Float[Tensor, " code"]:
         """A frame's audio code after test-time momentum over the codes of the frames before it."""

@@ -223,6 +223,25 @@ def test_a_ridge_mouth_head_reads_the_landmarks_in_training_and_the_regression_e
     assert torch.equal(again.audio_codes(rows), model.audio_codes(rows))
 
 
+def test_under_landmark_mouth_renders_read_the_frames_own_mouth_and_an_audio_code_head_refuses_it(manager):
+    torch.manual_seed(0)
+    config = _config("er-nerf", 0.0)
+    config.audio_encoder = "ridge-mouth"
+    model = build_model(config, manager)
+    model.eval()
+    rows = model.val_rows[:4]
+    codes = model.audio_codes(rows)
+    with model.landmark_mouth():
+        assert torch.equal(model.field_condition(codes, rows), model.ridge_targets[rows])
+        assert torch.equal(model.field_condition(codes, None), codes)  # codes of no frame: the prediction
+    assert torch.equal(model.field_condition(codes, rows), codes) and not model.mouth_from_landmarks
+    audio_net = build_model(_config("er-nerf", 0.1), manager)
+    assert not audio_net.reads_mouth
+    with pytest.raises(ValueError, match="reads an audio code"):
+        with audio_net.landmark_mouth():
+            pass
+
+
 def test_a_ridge_mouth_head_refuses_a_second_mouth_conditioning(manager):
     config = _config("er-nerf", 0.0)
     config.audio_encoder = "ridge-mouth"
