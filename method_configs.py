@@ -15,13 +15,13 @@ from nerfstudio.configs.base_config import MachineConfig, ViewerConfig
 from nerfstudio.engine.optimizers import AdamOptimizerConfig, OptimizerConfig
 from nerfstudio.engine.schedulers import ExponentialDecaySchedulerConfig
 from nerfstudio.engine.trainer import TrainerConfig
-from nerfstudio.pipelines.base_pipeline import VanillaPipelineConfig
 from nerfstudio.plugins.types import MethodSpecification
 
 from rad_nerfstudio.checkpoint_compat import allow_numpy_scalars_in_checkpoints
 from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
 from rad_nerfstudio.data.face_focused_sampler import FaceFocusedSamplerConfig
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
+from rad_nerfstudio.engine.portrait_pipeline import PortraitPipelineConfig
 from rad_nerfstudio.engine.stage_plan import RUN_LENGTH_FROM_STAGES, SCHEDULE_FROM_STAGES, TORSO_GROUP_PREFIX
 from rad_nerfstudio.engine.trainer import TalkingPortraitTrainer
 from rad_nerfstudio.field_components.hash_grid import HashGridConfig
@@ -106,7 +106,7 @@ def portrait_trainer_config(
         steps_per_save=max(500, max_steps // 10),
         mixed_precision=False,
         machine=MachineConfig(device_type="cuda" if torch.cuda.is_available() else "cpu"),
-        pipeline=VanillaPipelineConfig(
+        pipeline=PortraitPipelineConfig(
             datamanager=TalkingPortraitDataManagerConfig(
                 pixel_sampler=sampler,
                 eval_num_rays_per_batch=sampler.num_rays_per_batch,

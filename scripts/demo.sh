@@ -27,8 +27,8 @@ fi
 start=$(date +%s)
 .venv/bin/rad-sample "$work/sample" --overwrite
 # A shorter schedule than er-nerf-small's default (5000 head + 1000 lips + 1666 torso steps; 1500 + 300 + 500 here) keeps
-# the whole demo within 15 minutes on 2 cores (3.5 measured with the fused kernels, 11.5 before them); the default is
-# what the quality benchmark measures.
+# the whole demo within 15 minutes on 2 cores (about 3 measured with the fused kernels and the ridge-mouth default,
+# 11.5 before the kernels); the default is what the quality benchmark measures.
 .venv/bin/ns-train er-nerf-small --data "$work/sample" --vis tensorboard --output-dir "$work/outputs" \
   --timestamp demo --pipeline.model.head-steps 1500 --pipeline.model.lips-steps 300 "${lpips_flags[@]}"
 config="$work/outputs/sample/er-nerf-small/demo/config.yml"

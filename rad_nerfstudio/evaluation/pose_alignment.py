@@ -4,6 +4,10 @@ Validation frames have no training rays, so a model that refines its training po
 another quality. The usual protocol of pose-refining NeRFs: fit each held-out frame's pose correction alone (the
 field, the audio and everything else frozen), then score. The mouth's rectangle is left out of the fit, so the
 alignment cannot shape the lips and the lip-sync scores stay the audio's.
+
+The same fit on the training frames (``align_training_poses``) is a block step of the training's pose refinement: the
+pipeline runs it where the head's training ends (``pose_alignment_rounds``) and folds the result into the trained
+corrections.
 """
 
 from __future__ import annotations
@@ -51,9 +55,9 @@ def align_held_out_poses(
     settings: AlignmentSettings | None = None,
 ) -> Float[Tensor, "n 6"]:
     """Fit the pose correction of each frame in ``rows`` (its camera in ``cameras``, its image in ``images``) to its
-    pixels; a frame whose fitted pose does not lower its error on other pixels of its face keeps its pose. The model
-    keeps the corrections (``model.pose_correction.held_out``) for the renders that follow; the tangent vectors
-    (translation, rotation) are returned."""
+    pixels, rendering as in evaluation whatever the model's mode; a frame whose fitted pose does not lower its error on
+    other pixels of its face keeps its pose. The model keeps the corrections (``model.pose_correction.held_out``) for
+    the renders that follow; the tangent vectors (translation, rotation) are returned."""
     settings = settings or AlignmentSettings()
     device = model.device
     rows = rows.to(device)
@@ -90,6 +94,8 @@ def align_held_out_poses(
     frozen = [p for p in model.parameters() if p.requires_grad]
     for p in frozen:
         p.requires_grad_(False)
+    training = model.training  # renders as in evaluation (a training model in its torso stage keeps the head frozen)
+    model.eval()
     try:
         with model.render_weights():
             for _ in track(range(settings.steps), description="Aligning held-out poses", transient=True):
@@ -105,6 +111,7 @@ def align_held_out_poses(
                 correction.held_out = torch.zeros_like(fitted)
                 before = frame_errors(4 * settings.rays_per_frame, torch.Generator().manual_seed(settings.seed + 1))
     finally:
+        model.train(training)
         for p in frozen:
             p.requires_grad_(True)
     worse = torch.zeros(correction.num_frames, dtype=torch.bool, device=device)
@@ -112,3 +119,26 @@ def align_held_out_poses(
     fitted[worse] = 0.0
     correction.held_out = fitted
     return fitted[rows].cpu()
+
+
+ROUND_SETTINGS = AlignmentSettings(steps=100, rays_per_frame=64)
+"""The alignment of the training frames during training: half the held-out frames' rays (its cost grows with the
+number of training frames). On a rad-sample clip's final field, 32 rays and 50 steps took the training rotations' error
+from 1.79 to 1.54 degrees, 64 and 100 to 1.27, 128 and 100 to 1.25."""
+
+
+def align_training_poses(
+    model: PortraitModel,
+    cameras: Cameras,
+    rows: Int[Tensor, " n"],
+    images: UInt8[Tensor, "n height width 3"],
+    settings: AlignmentSettings = ROUND_SETTINGS,
+) -> Float[Tensor, "n 6"]:
+    """Fit every training frame's pose to its pixels with the field frozen (as in evaluation, on the render weights)
+    and fold the fit into the trained corrections (``HeadPoseCorrection.absorb``); returns the fitted tangents."""
+    try:
+        fitted = align_held_out_poses(model, cameras, rows, images, settings)
+    finally:
+        model.pose_correction.held_out = None
+    model.pose_correction.absorb(rows, fitted)
+    return fitted

@@ -7,7 +7,10 @@ the landmark fit is. nerfstudio's own ``apply_to_raybundle`` cannot serve here: 
 tables' rows, and turns the rays about the camera's centre, so a head rotation would need a large translation too.
 
 Held-out frames have no training rays; ``held_out`` is a second, unsaved tangent vector per frame that the test-time
-alignment (``evaluation.pose_alignment``) fits with the field frozen.
+alignment (``evaluation.pose_alignment``) fits with the field frozen. The same alignment run on the training frames
+where the head's training ends (``absorb``) moves their trained corrections in one block step, which the joint
+stochastic refinement alone does not: a frame sees a couple of rays per step, and the field learns to hide its pose's
+error faster than the pose learns to remove it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.camera_optimizers import CameraOptimizer, CameraOptimizerConfig
 from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
+from scipy.spatial.transform import Rotation
 from torch import Tensor, nn
 
 
@@ -67,6 +71,17 @@ class HeadPoseCorrection(nn.Module):
         if self.held_out is not None:
             correction = compose(exp_map_SO3xR3(self.held_out[rows]), correction)
         return correction
+
+    @torch.no_grad()
+    def absorb(self, rows: Int[Tensor, " n"], fitted: Float[Tensor, "n 6"]) -> None:
+        """Fold corrections fitted on top of the trained ones (``held_out``'s tangent vectors, one per row) into the
+        trained ones: each frame's trained correction becomes ``exp(fitted) @ exp(trained)``."""
+        adjustment = self.camera_optimizer.pose_adjustment
+        rows = rows.long().to(adjustment.device)
+        combined = compose(exp_map_SO3xR3(fitted.to(adjustment)), exp_map_SO3xR3(adjustment[rows]))
+        rotation = Rotation.from_matrix(combined[:, :, :3].double().cpu().numpy()).as_rotvec()
+        adjustment[rows, :3] = combined[:, :, 3]
+        adjustment[rows, 3:] = torch.from_numpy(rotation).to(adjustment)
 
     def losses(self, train_rows: Int[Tensor, " n"]) -> Dict[str, Tensor]:
         """nerfstudio's L2 regulariser, and the smoothness in time: squared differences between the tangent vectors

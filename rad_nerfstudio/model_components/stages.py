@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, Protocol, Tuple
 
 Stage = Literal["head", "lips", "torso"]
 MIN_TORSO_STEPS = 500
@@ -47,6 +47,11 @@ class StageSchedule:
     def total_steps(self) -> int:
         """Steps of the whole run: head, lips and torso."""
         return self.torso_start + self.torso_length
+
+    def head_training_points(self, count: int) -> Tuple[int, ...]:
+        """``count`` steps evenly spaced through the stages that train the head (head and lips), the last where they
+        end (the run's last step when no torso stage follows)."""
+        return tuple(min(self.torso_start * k // count, self.total_steps - 1) for k in range(1, count + 1))
 
     def stage_at(self, step: int) -> Stage:
         if step < self.head_steps:

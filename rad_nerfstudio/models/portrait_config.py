@@ -104,3 +104,8 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     sharper heads from landmark poses. off: the poses as given."""
     pose_smoothness_mult: float = 1.0
     """Weight of the smoothness in time of the pose corrections (summed squared steps between consecutive frames)."""
+    pose_alignment_rounds: int = 1
+    """With the pose refinement on: times during the head's training (evenly spaced through the head and lips stages,
+    the last where they end) at which every training frame's pose is fitted to its pixels with the field frozen and
+    folded into its trained correction (``PortraitPipeline``, ``evaluation.pose_alignment``), a block step that the
+    joint refinement, a few rays per frame per step, does not make. 0: the joint refinement alone."""

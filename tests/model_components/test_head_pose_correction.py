@@ -11,7 +11,7 @@ from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
 from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
 
 from rad_nerfstudio.evaluation.pose_accuracy import rotation_errors
-from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
+from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses, align_training_poses
 from rad_nerfstudio.evaluation.process_scores import transforms_frames
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
 from rad_nerfstudio.render.refined_poses import refined_transforms
@@ -142,9 +142,22 @@ def test_rotation_errors_against_rad_sample_truth(sample_dir, tmp_path):
     assert len(transforms_frames(tmp_path)) == off["train"]["frames"] + off["val"]["frames"]
 
 
-def test_test_time_alignment_recovers_a_held_out_frames_turn(parts):
-    """Train a tiny head, turn one held-out frame's camera by 3 degrees, align it back against its own render."""
-    manager, model = parts
+def test_absorb_folds_a_fitted_correction_into_the_trained_one():
+    correction = HeadPoseCorrection(REFINE, num_frames=4, smoothness_mult=1.0)
+    with torch.no_grad():
+        correction.camera_optimizer.pose_adjustment[1] = torch.tensor([0.01, -0.02, 0.03, 0.05, -0.02, 0.01])
+    before = correction(torch.arange(4))
+    fitted = torch.tensor([[0.02, 0.0, -0.01, 0.0, 0.04, -0.03], [0.0, 0.01, 0.0, 0.02, 0.0, 0.0]])
+    correction.absorb(torch.tensor([1, 2]), fitted)
+    after = correction(torch.arange(4))
+    assert torch.allclose(after[1:3], compose(exp_map_SO3xR3(fitted), before[1:3]), atol=1e-6)
+    assert torch.equal(after[[0, 3]], before[[0, 3]]), "frames outside the rows keep their corrections"
+
+
+def _turned_frames(manager, model, split: str, torso_stage: bool):
+    """Train a tiny head (60 head steps, 40 taken); two frames of ``split`` rendered by the model itself (a perfect
+    alignment exists), in the torso stage or still in the head stage, and their cameras with the first one turned by 3
+    degrees about the head."""
     model.config.head_steps = 60
     model.schedule = type(model.schedule).of(model.config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
@@ -152,20 +165,84 @@ def test_test_time_alignment_recovers_a_held_out_frames_turn(parts):
         train_step(manager, model, step)
         optimizer.step()
     model.eval()
-    model.step = model.schedule.torso_start  # as after training: the torso stage, where training freezes the head
-    rows = manager.tables.splits["val"][:2]
-    cameras = manager.eval_dataset.cameras[0:2]
+    model.step = model.schedule.torso_start if torso_stage else 20
+    rows = manager.tables.splits[split][:2]
+    dataset = manager.train_dataset if split == "train" else manager.eval_dataset
+    cameras = dataset.cameras[0:2]
     images = torch.stack(
         [(model.get_outputs_for_camera(cameras[k : k + 1])["rgb"] * 255).round().byte() for k in range(2)]
-    )  # the model's own renders: a perfect alignment exists
+    )
     turn = exp_map_SO3xR3(torch.tensor([[0.0, 0.0, 0.0, 0.0, float(np.radians(3.0)), 0.0]]))[0]
     turned = cameras.camera_to_worlds.clone()
     turned[0, :, :3] = turn[:, :3] @ turned[0, :, :3]
     turned[0, :, 3:] = turn[:, :3] @ turned[0, :, 3:]
     cameras.camera_to_worlds = turned
+    return rows, cameras, images
+
+
+def test_a_training_round_aligns_training_frames_into_their_trained_corrections(parts):
+    """The block step of the refinement: the turned training frame's trained correction takes the turn back, the
+    other keeps about none, and the model is left training, without a held-out alignment."""
+    manager, model = parts
+    rows, cameras, images = _turned_frames(manager, model, "train", torso_stage=False)
+    model.train()
+    trained = model.pose_correction(rows).detach()
+    settings = AlignmentSettings(steps=60, rays_per_frame=512)
+    fitted = align_training_poses(model, cameras, rows, images, settings)
+    assert -3.6 < np.degrees(float(fitted[0, 4])) < -1.5, "the turn undone"
+    assert np.degrees(float(fitted[1, 3:].norm())) < 1.5, "the frame that was not turned stays (within half the turn)"
+    folded = model.pose_correction(rows).detach()
+    assert torch.allclose(folded, compose(exp_map_SO3xR3(fitted), trained), atol=1e-5)
+    assert model.training and model.pose_correction.held_out is None
+    assert all(p.requires_grad for p in model.parameters())
+
+
+def test_test_time_alignment_recovers_a_held_out_frames_turn(parts):
+    """Train a tiny head, turn one held-out frame's camera by 3 degrees, align it back against its own render."""
+    manager, model = parts
+    # as after training: the torso stage, where training freezes the head
+    rows, cameras, images = _turned_frames(manager, model, "val", torso_stage=True)
+    model.train()  # as nerfstudio's evaluation loop leaves it (ns-eval): in the torso stage training freezes the head
     tangents = align_held_out_poses(model, cameras, rows, images, AlignmentSettings(steps=60, rays_per_frame=512))
+    assert model.training, "the model's mode is given back"
     assert model.pose_correction.held_out is not None
     found = np.degrees(float(tangents[0, 4]))
     assert -3.6 < found < -1.5, f"the turn undone ({found:.2f} degrees)"
     assert np.degrees(float(tangents[1, 3:].norm())) < 1.0, "the frame that was not turned stays"
     assert all(p.requires_grad for p in model.parameters()), "the field is frozen only while aligning"
+
+
+def test_the_pipeline_aligns_the_training_poses_at_its_rounds_and_only_when_refining(dataset, monkeypatch):
+    from nerfstudio.engine.callbacks import TrainingCallbackAttributes, TrainingCallbackLocation
+
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+    from rad_nerfstudio.engine.portrait_pipeline import PortraitPipelineConfig
+    from rad_nerfstudio.evaluation import pose_alignment
+    from rad_nerfstudio.model_components.stages import StageSchedule
+
+    monkeypatch.setattr(pose_alignment, "ROUND_SETTINGS", AlignmentSettings(steps=5, rays_per_frame=16))  # quick
+
+    assert StageSchedule(head_steps=2500, lips_steps=500).head_training_points(2) == (1500, 3000)
+    assert StageSchedule(head_steps=2500, lips_steps=500, train_torso=False).head_training_points(1) == (2999,)
+
+    def rounds(mode: str):
+        model = small_rad_config(
+            lips_steps=0,
+            head_steps=8,
+            camera_optimizer=CameraOptimizerConfig(mode=mode),  # pyright: ignore[reportArgumentType]
+            pose_alignment_rounds=2,
+        )
+        config = PortraitPipelineConfig(datamanager=TalkingPortraitDataManagerConfig(data=dataset), model=model)
+        torch.manual_seed(0)
+        pipeline = config.setup(device="cpu")
+        callbacks = pipeline.get_training_callbacks(TrainingCallbackAttributes(None, None, pipeline, None))
+        return pipeline, [c for c in callbacks if c.iters is not None]
+
+    assert rounds("off")[1] == []
+    pipeline, found = rounds("SO3xR3")
+    assert [c.iters for c in found] == [(4, 8)]
+    adjustment = pipeline.model.pose_correction.camera_optimizer.pose_adjustment
+    found[0].run_callback_at_location(4, TrainingCallbackLocation.BEFORE_TRAIN_ITERATION)
+    train_rows, val_rows = pipeline.datamanager.train_rows, pipeline.datamanager.tables.splits["val"]
+    assert adjustment[train_rows].abs().sum() > 0, "the training frames' corrections moved"
+    assert adjustment[val_rows].abs().sum() == 0 and pipeline.model.pose_correction.held_out is None

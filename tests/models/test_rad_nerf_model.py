@@ -158,7 +158,7 @@ def _run(*command: str) -> str:
 @pytest.mark.slow
 def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tmp_path):
     """On a dataset laid out exactly like the anchors' (their files only, DeepSpeech features), nerfstudio's own
-    trainer writes a checkpoint that its own ns-eval and --load-dir read back."""
+    trainer writes a checkpoint that its own ns-eval (with the aligned-pose scores) and --load-dir read back."""
     shutil.rmtree(dataset / "gt")
     shutil.rmtree(dataset / "raw")
     np.save(dataset / "aud_ds.npy", np.random.default_rng(0).normal(size=(100, 16, 29)).astype(np.float32))
@@ -170,7 +170,10 @@ def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tm
     assert list((run / "nerfstudio_models").glob("step-*.ckpt"))
     metrics = tmp_path / "metrics.json"
     _run(str(BIN / "ns-eval"), "--load-config", str(run / "config.yml"), "--output-path", str(metrics))
-    assert "psnr" in json.loads(metrics.read_text())["results"]
+    results = json.loads(metrics.read_text())["results"]
+    # as rad-eval: the poses as given, then after each validation frame's test-time alignment
+    assert {"psnr", "ssim", "aligned_psnr", "aligned_ssim", "aligned_rotation_mean_deg"} <= set(results)
+    assert "aligned_fps" not in results and np.isfinite(results["aligned_psnr"])
     _run(*common, "--load-dir", str(run / "nerfstudio_models"), "--max-num-iterations", "6")
 
 
