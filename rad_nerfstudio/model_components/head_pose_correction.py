@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Float, Int
 from nerfstudio.cameras.camera_optimizers import CameraOptimizer, CameraOptimizerConfig
 from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
+from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 from torch import Tensor, nn
 
@@ -38,6 +39,25 @@ def correct_rays(
     """Rays of cameras moved by ``correction`` (applied in the world, about the head at the origin)."""
     rotation, translation = correction[:, :, :3], correction[:, :, 3]
     return (rotation @ origins[..., None])[..., 0] + translation, (rotation @ directions[..., None])[..., 0]
+
+
+def smooth_over_consecutive_frames(
+    rows: Int[Tensor, " n"], tangents: Float[Tensor, "n 6"], sigma: float
+) -> Float[Tensor, "n 6"]:
+    """Tangent vectors smoothed in time (Gaussian of ``sigma`` frames) within each run of consecutive rows; rows that
+    are not neighbours (a held-out frame or a cut between them) are not mixed. ``sigma`` 0 returns them as they are."""
+    if sigma <= 0 or len(rows) < 2:
+        return tangents
+    order = torch.argsort(rows.cpu())
+    values = tangents.detach().cpu().double().numpy()[order.numpy()]
+    breaks = (torch.diff(rows.cpu()[order]) != 1).nonzero()[:, 0].add(1).tolist()
+    smoothed = values.copy()
+    for run in torch.tensor_split(torch.arange(len(rows)), breaks):
+        if len(run) > 1:
+            smoothed[run.numpy()] = gaussian_filter1d(values[run.numpy()], sigma, axis=0, mode="nearest")
+    result = torch.empty_like(tangents)
+    result[order.to(tangents.device)] = torch.from_numpy(smoothed).to(tangents)
+    return result
 
 
 class HeadPoseCorrection(nn.Module):

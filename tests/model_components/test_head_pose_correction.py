@@ -13,7 +13,12 @@ from nerfstudio.cameras.lie_groups import exp_map_SO3xR3
 from rad_nerfstudio.evaluation.pose_accuracy import rotation_errors
 from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses, align_training_poses
 from rad_nerfstudio.evaluation.process_scores import transforms_frames
-from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
+from rad_nerfstudio.model_components.head_pose_correction import (
+    HeadPoseCorrection,
+    compose,
+    correct_rays,
+    smooth_over_consecutive_frames,
+)
 from rad_nerfstudio.render.refined_poses import refined_transforms
 from tests.model_steps import build_model, sample_manager, small_rad_config, train_step
 
@@ -154,6 +159,17 @@ def test_absorb_folds_a_fitted_correction_into_the_trained_one():
     assert torch.equal(after[[0, 3]], before[[0, 3]]), "frames outside the rows keep their corrections"
 
 
+def test_the_rounds_fits_are_smoothed_over_consecutive_frames_only():
+    rows = torch.tensor([7, 3, 4, 5, 6, 10, 11])  # two runs (3-7 and 10-11), given out of order
+    zigzag = torch.zeros(7, 6)
+    zigzag[:5, 3] = torch.tensor([0.0, 0.1, -0.1, 0.1, -0.1])  # frames 7, 3, 4, 5, 6
+    zigzag[5:, 3] = 1.0
+    smoothed = smooth_over_consecutive_frames(rows, zigzag, sigma=2.0)
+    assert smoothed[:5, 3].abs().max() < 0.05, "a frame-to-frame zigzag is flattened"
+    assert torch.allclose(smoothed[5:, 3], torch.ones(2)), "frames 10-11 are not mixed with frames 3-7"
+    assert torch.equal(smooth_over_consecutive_frames(rows, zigzag, sigma=0.0), zigzag)
+
+
 def _turned_frames(manager, model, split: str, torso_stage: bool):
     """Train a tiny head (60 head steps, 40 taken); two frames of ``split`` rendered by the model itself (a perfect
     alignment exists), in the torso stage or still in the head stage, and their cameras with the first one turned by 3
@@ -188,7 +204,7 @@ def test_a_training_round_aligns_training_frames_into_their_trained_corrections(
     model.train()
     trained = model.pose_correction(rows).detach()
     settings = AlignmentSettings(steps=60, rays_per_frame=512)
-    fitted = align_training_poses(model, cameras, rows, images, settings)
+    fitted = align_training_poses(model, cameras, rows, images, settings, smoothing_frames=0.0)
     assert -3.6 < np.degrees(float(fitted[0, 4])) < -1.5, "the turn undone"
     assert np.degrees(float(fitted[1, 3:].norm())) < 1.5, "the frame that was not turned stays (within half the turn)"
     folded = model.pose_correction(rows).detach()
