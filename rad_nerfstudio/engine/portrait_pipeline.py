@@ -21,7 +21,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Dict, List, Type, cast
 
-import torch
 from nerfstudio.engine.callbacks import TrainingCallback, TrainingCallbackAttributes, TrainingCallbackLocation
 from nerfstudio.pipelines.base_pipeline import VanillaPipeline, VanillaPipelineConfig
 from nerfstudio.utils import writer
@@ -62,14 +61,14 @@ class PortraitPipeline(VanillaPipeline):
 
     def _align_training_poses(self, step: int) -> None:
         """One block step of the pose refinement: every training frame's pose fitted with the field frozen."""
-        from rad_nerfstudio.evaluation.pose_alignment import ROUND_SETTINGS, align_training_poses
+        from rad_nerfstudio.evaluation.pose_alignment import ROUND_SETTINGS, align_training_poses, mean_rotation_degrees
 
         model = cast(PortraitModel, self.model)
         datamanager = cast(TalkingPortraitDataManager, self.datamanager)
         cameras, images = datamanager.train_dataset.cameras, datamanager.train_images[..., :3]
         settings = replace(ROUND_SETTINGS, seed=step)
         fitted = align_training_poses(model, cameras, datamanager.train_rows, images, settings)
-        degrees = float(torch.rad2deg(fitted[:, 3:].norm(dim=-1)).mean())
+        degrees = mean_rotation_degrees(fitted)
         writer.put_scalar("pose_alignment_rotation_deg", degrees, step)
         CONSOLE.print(f"step {step}: training poses aligned to the field (mean rotation {degrees:.2f} deg)")
 
@@ -86,14 +85,18 @@ class PortraitPipeline(VanillaPipeline):
 
     def _aligned_metrics(self, output_path: Path | None, get_std: bool) -> Dict[str, float]:
         """The validation frames' metrics after each one's pose is aligned (the alignment is dropped afterwards)."""
-        from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
+        from rad_nerfstudio.evaluation.pose_alignment import (
+            AlignmentSettings,
+            align_held_out_poses,
+            mean_rotation_degrees,
+        )
 
         model = cast(PortraitModel, self.model)
         datamanager = cast(TalkingPortraitDataManager, self.datamanager)
-        dataset, rows = datamanager.eval_dataset, datamanager.tables.splits["val"]
-        images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
+        images = datamanager.eval_images[..., :3]  # cached by the data manager with the evaluation loader used below
         settings = AlignmentSettings(steps=self.config.eval_align_steps)
-        tangents = align_held_out_poses(model, dataset.cameras, rows, images, settings)
+        cameras = datamanager.eval_dataset.cameras
+        tangents = align_held_out_poses(model, cameras, datamanager.eval_rows, images, settings)
         try:
             aligned = self.get_average_image_metrics(
                 datamanager.fixed_indices_eval_dataloader,
@@ -105,5 +108,5 @@ class PortraitPipeline(VanillaPipeline):
         finally:
             model.pose_correction.held_out = None
         scores = {f"{ALIGNED_PREFIX}{k}": v for k, v in aligned.items() if k not in TIMING_METRICS}
-        scores[f"{ALIGNED_PREFIX}rotation_mean_deg"] = float(torch.rad2deg(tangents[:, 3:].norm(dim=-1)).mean())
+        scores[f"{ALIGNED_PREFIX}rotation_mean_deg"] = mean_rotation_degrees(tangents)
         return scores

@@ -151,7 +151,7 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  #
     import torch
     from rich.progress import track
 
-    from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses
+    from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses, mean_rotation_degrees
 
     images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
     tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
@@ -166,7 +166,7 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  #
     return {
         "steps": steps,
         **{name: _mean(values) for name, values in scores.items()},  # pyright: ignore[reportArgumentType]
-        "rotation_mean_deg": float(np.degrees(tangents[:, 3:].norm(dim=-1).mean())),
+        "rotation_mean_deg": mean_rotation_degrees(tangents),
         "translation_mean": float(tangents[:, :3].norm(dim=-1).mean()),
         "per_frame_psnr": scores["psnr"],
     }

@@ -122,6 +122,11 @@ def align_held_out_poses(
     return fitted[rows].cpu()
 
 
+def mean_rotation_degrees(tangents: Float[Tensor, "n 6"]) -> float:
+    """The mean rotation of pose corrections given as (translation, rotation) tangent vectors, in degrees."""
+    return float(torch.rad2deg(tangents[:, 3:].norm(dim=-1)).mean())
+
+
 ROUND_SETTINGS = AlignmentSettings(steps=100, rays_per_frame=64)
 """The alignment of the training frames during training: half the held-out frames' rays (its cost grows with the
 number of training frames). On a rad-sample clip's final field, 32 rays and 50 steps took the training rotations' error
