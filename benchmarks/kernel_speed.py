@@ -1,6 +1,7 @@
 """Each fused kernel against its torch reference on the same inputs, side by side: ms per call (best of
-``--repeats``) for the hash-grid encoding (forward, and forward + backward to the table; 2D and 3D), the ray
-marcher and the compositor (forward, and forward + backward), on the CPU or a GPU.
+``--repeats``) for the hash-grid encoding (forward, forward + backward to the table, and forward + backward to the
+table and the points as pose refinement needs; 2D and 3D), the ray marcher and the compositor (forward, forward +
+backward, and forward + backward to the samples' bounds too), on the CPU or a GPU.
 
     python benchmarks/kernel_speed.py [--device cpu|cuda] [--points 65536] [--output results.json]
 
@@ -45,6 +46,8 @@ def _cases(points: int, device: torch.device) -> dict[str, Callable[[], object]]
         x = torch.rand(points, dim, generator=generator).to(device)
         cases[f"hash grid {dim}D forward"] = lambda grid=grid, x=x: grid(x)
         cases[f"hash grid {dim}D forward+backward"] = lambda grid=grid, x=x: grid(x).square().sum().backward()
+        moving = x.clone().requires_grad_()  # points that follow a refined head pose
+        cases[f"hash grid {dim}D ... + points"] = lambda grid=grid, x=moving: grid(x).square().sum().backward()
     occupancy = MaxOccupancyGrid(OccupancyGridConfig(), torch.tensor([[-1.0] * 3, [1.0] * 3])).to(device)
     occupancy.density.copy_((torch.rand(occupancy.density.shape, generator=generator) * 20).to(device))
     occupancy.updates += 1
@@ -61,6 +64,8 @@ def _cases(points: int, device: torch.device) -> dict[str, Callable[[], object]]
     cases["composite forward+backward"] = lambda: (
         render_samples(density, rgb, t_starts, t_ends, valid)["rgb"].sum().backward()
     )
+    starts, ends = t_starts.clone().requires_grad_(), t_ends.clone().requires_grad_()
+    cases["composite ... + bounds"] = lambda: render_samples(density, rgb, starts, ends, valid)["rgb"].sum().backward()
     return cases
 
 

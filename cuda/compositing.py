@@ -1,9 +1,10 @@
 """Fused front-to-back compositing (``csrc/composite_cpu.cpp``) as an autograd function.
 
 Its reference is ``rad_nerfstudio.model_components.compositing.render_samples``: the same weights, colour,
-accumulation and depth, and the same gradients with respect to density and colour. It also takes each ray's
-transmittance before its first sample and returns the one after its last, so that a renderer can composite a ray
-in pieces and stop a ray once nothing behind can show (``model_components.early_stop_compositing``)."""
+accumulation and depth, and the same gradients with respect to density, colour and the samples' bounds (rays that
+follow a refined head pose). It also takes each ray's transmittance before its first sample and returns the one
+after its last, so that a renderer can composite a ray in pieces and stop a ray once nothing behind can show
+(``model_components.early_stop_compositing``)."""
 
 from __future__ import annotations
 
@@ -41,10 +42,12 @@ class _Composite(torch.autograd.Function):
         grad_weights, grad_rgb, grad_accumulation, grad_depth, _ = grads
         density, rgb, t_starts, t_ends, valid, start = ctx.saved_tensors
         grad_outputs = torch.cat([grad_rgb, grad_accumulation, grad_depth], dim=-1)  # [R, 5]
-        grad_density, grad_colour = ctx.kernels.composite_backward(
-            grad_weights, grad_outputs, density, rgb, t_starts, t_ends, valid, start
+        bounds = ctx.needs_input_grad[2] or ctx.needs_input_grad[3]
+        grads = ctx.kernels.composite_backward(
+            grad_weights, grad_outputs, density, rgb, t_starts, t_ends, valid, start, bounds
         )
-        return grad_density, grad_colour, None, None, None, None, None
+        grad_starts, grad_ends = grads[2:] if bounds else (None, None)
+        return grads[0], grads[1], grad_starts, grad_ends, None, None, None
 
 
 def fused_composite(
@@ -56,11 +59,9 @@ def fused_composite(
     start: Float[Tensor, " rays"] | None = None,
 ) -> Dict[str, Tensor] | None:
     """``render_samples``' outputs plus ``transmittance`` (after each ray's last sample), from rays whose
-    transmittance before their first sample is ``start`` (1 when None); None when the kernel cannot serve (off, not
-    built, not float32, or sample bounds that need a gradient)."""
+    transmittance before their first sample is ``start`` (1 when None, not differentiated); None when the kernel
+    cannot serve (off, not built, or not float32)."""
     if any(t.dtype != torch.float32 for t in (density, rgb, t_starts, t_ends)):
-        return None
-    if t_starts.requires_grad or t_ends.requires_grad:  # rays that follow a pose: the reference differentiates them
         return None
     kernels = kernels_for(density.device)
     if kernels is None:

@@ -3,9 +3,9 @@
 ``rad_nerfstudio::grid_encode`` and its table gradient ``rad_nerfstudio::grid_encode_table_grad`` are registered
 with ``torch.library`` (shapes for tracing, the gradient for autograd), so ``torch.compile`` keeps a field that calls
 them in one graph (``model_components.compiled_fields``). Their reference is
-``rad_nerfstudio.field_components.hash_grid.HashGrid``'s torch path: the same values, and the same gradient with
-respect to the feature table. Gradients with respect to the points are not computed (no field here differentiates
-its features by position), so callers whose points require a gradient take the torch path.
+``rad_nerfstudio.field_components.hash_grid.HashGrid``'s torch path: the same values, and the same gradients with
+respect to the feature table and (``rad_nerfstudio::grid_encode_points_grad``, for points that follow a refined head
+pose) to the points. The gradients are not differentiable again.
 """
 
 from __future__ import annotations
@@ -52,18 +52,36 @@ def _grid_encode_table_grad_shape(
     return grad_features.new_empty(grad_features.shape[1], table_size, grad_features.shape[2])
 
 
+@torch.library.custom_op("rad_nerfstudio::grid_encode_points_grad", mutates_args=())
+def grid_encode_points_grad(
+    points: Tensor, table: Tensor, grad_features: Tensor, resolutions: Tensor, n_dense: int
+) -> Tensor:
+    """The gradient ``[n, dim]`` of the encoding's points, given the features' gradient."""
+    return _kernels(points.device).hash_grid_points_backward(points, table, grad_features, resolutions, n_dense)
+
+
+@grid_encode_points_grad.register_fake
+def _grid_encode_points_grad_shape(
+    points: Tensor, table: Tensor, grad_features: Tensor, resolutions: Tensor, n_dense: int
+) -> Tensor:
+    return torch.empty_like(points)
+
+
 def _keep_for_backward(ctx: Any, inputs: tuple, output: Tensor) -> None:
     points, table, resolutions, n_dense = inputs
-    ctx.save_for_backward(points, resolutions)
-    ctx.n_dense, ctx.table_size = n_dense, table.shape[1]
+    ctx.save_for_backward(points, table, resolutions)
+    ctx.n_dense = n_dense
 
 
 def _backward(ctx: Any, grad_features: Tensor) -> tuple:
-    points, resolutions = ctx.saved_tensors
-    if not ctx.needs_input_grad[1]:
-        return None, None, None, None
-    grad_table = grid_encode_table_grad(points, grad_features.contiguous(), resolutions, ctx.n_dense, ctx.table_size)
-    return None, grad_table, None, None
+    points, table, resolutions = ctx.saved_tensors
+    grad_features = grad_features.contiguous()
+    grad_points = grad_table = None
+    if ctx.needs_input_grad[0]:
+        grad_points = grid_encode_points_grad(points, table, grad_features, resolutions, ctx.n_dense)
+    if ctx.needs_input_grad[1]:
+        grad_table = grid_encode_table_grad(points, grad_features, resolutions, ctx.n_dense, table.shape[1])
+    return grad_points, grad_table, None, None
 
 
 grid_encode.register_autograd(_backward, setup_context=_keep_for_backward)
@@ -76,9 +94,8 @@ def fused_hash_grid(
     n_dense: int,
 ) -> Float[Tensor, "n levels width"] | None:
     """Features of ``points`` in [0, 1]^D (clamped) from a per-level table, the first ``n_dense`` levels dense
-    row-major and the rest hashed; None when the fused kernel cannot serve (off, not built, not float32, or
-    points that need a gradient)."""
-    if points.dtype != torch.float32 or table.dtype != torch.float32 or points.requires_grad:
+    row-major and the rest hashed; None when the fused kernel cannot serve (off, not built, or not float32)."""
+    if points.dtype != torch.float32 or table.dtype != torch.float32:
         return None
     if kernels_for(points.device) is None:
         return None

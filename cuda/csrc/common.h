@@ -18,6 +18,7 @@ constexpr float kCompositeEps = 1e-10f;  // compositing.render_samples' guard in
 struct Corners {
   int64_t rows[16];
   float weights[16];
+  float frac[4];  // the point's position inside its cell, per dimension
 };
 
 // Rows (into the flattened [levels * table_size, width] table) and D-linear weights of the 2^D cell corners of a
@@ -34,6 +35,7 @@ RAD_HD void grid_corners(const float* x, float resolution, int64_t level, bool d
     const float b = floorf(p);
     base[d] = static_cast<int64_t>(b);
     frac[d] = p - b;
+    out.frac[d] = frac[d];
   }
   const int64_t side = static_cast<int64_t>(resolution) + 1;
   for (int corner = 0; corner < (1 << D); ++corner) {
@@ -90,6 +92,34 @@ RAD_HD void interpolate(const GridView& grid, const Corners& c, float* out) {
     for (int corner = 0; corner < (1 << D); ++corner) {
       const float* value = grid.values + c.rows[corner] * grid.width;
       for (int64_t f = 0; f < grid.width; ++f) out[f] += c.weights[corner] * value[f];
+    }
+  }
+}
+
+// Adds to grad [D] the gradient of point i's features on one level with respect to its coordinates, given the
+// features' gradient (grid.values [N, L, F]) and the table [L * T, F]: the derivative of the reference's D-linear
+// weights (zero along a coordinate that the clamp to [0, 1] holds, as torch's clamp; one-sided on cell borders, the
+// cell that floor picks). On the far face (a coordinate exactly 1) the reference reads a row past the level's last
+// vertex, this kernel the level's last row: the gradients there differ (the values do not).
+template <int D, int W = 0>
+RAD_HD void accumulate_point_grad(const GridView& grid, const float* table, int64_t i, int64_t level, float* grad) {
+  Corners c;
+  point_corners<D>(grid, i, level, c);
+  const float* x = grid.points + i * D;
+  const float resolution = grid.resolutions[level];
+  const int64_t width = W > 0 ? W : grid.width;
+  const float* upstream = grid.values + (i * grid.levels + level) * width;
+  for (int corner = 0; corner < (1 << D); ++corner) {
+    const float* value = table + c.rows[corner] * width;
+    float dot = 0.0f;
+    for (int64_t f = 0; f < width; ++f) dot += value[f] * upstream[f];
+    for (int d = 0; d < D; ++d) {
+      if (!(x[d] >= 0.0f && x[d] <= 1.0f)) continue;
+      float slope = ((corner >> d) & 1) ? resolution : -resolution;
+      for (int e = 0; e < D; ++e) {
+        if (e != d) slope *= ((corner >> e) & 1) ? c.frac[e] : 1.0f - c.frac[e];
+      }
+      grad[d] += slope * dot;
     }
   }
 }
@@ -171,9 +201,11 @@ RAD_HD void composite_ray(int64_t k, const float* sigma, const float* rgb, const
 // depth (g_out [5]). With g_i the total gradient reaching weight i, dL/dalpha_k = T_k (g_k - R_k), where
 // R_k = sum_{i>k} g_i alpha_i prod_{k<j<i} (1 - alpha_j + eps): accumulated from the back, no division by
 // 1 - alpha. The forward pass parks each sample's transmittance T_k in g_sigma until the backward pass reads it.
+// g_t0 / g_t1 (null when the bounds need no gradient): those of the samples' bounds, through each sample's length
+// in its alpha and its midpoint in the depth.
 RAD_HD void composite_ray_backward(int64_t k, const float* sigma, const float* rgb, const float* t0, const float* t1,
                                    const bool* valid, float t_in, const float* gw, const float* g_out,
-                                   float* g_sigma, float* g_rgb) {
+                                   float* g_sigma, float* g_rgb, float* g_t0 = nullptr, float* g_t1 = nullptr) {
   float transmittance = t_in;
   for (int64_t s = 0; s < k; ++s) {
     const float alpha = sample_alpha(sigma[s], t0[s], t1[s], valid[s]);
@@ -187,9 +219,15 @@ RAD_HD void composite_ray_backward(int64_t k, const float* sigma, const float* r
     const float total = gw[s] + g_out[0] * rgb[3 * s] + g_out[1] * rgb[3 * s + 1] + g_out[2] * rgb[3 * s + 2] +
                         g_out[3] + g_out[4] * (t0[s] + t1[s]) / 2.0f;
     const float grad_alpha = g_sigma[s] * (total - behind);
+    const float half_depth = g_out[4] * alpha * g_sigma[s] / 2.0f;  // weight x depth's gradient / 2
     behind = total * alpha + (1.0f - alpha + kCompositeEps) * behind;
     const float delta = t1[s] - t0[s];
-    g_sigma[s] = valid[s] ? grad_alpha * expf(-sigma[s] * delta) * delta : 0.0f;
+    const float grad_exp = valid[s] ? grad_alpha * expf(-sigma[s] * delta) : 0.0f;
+    g_sigma[s] = grad_exp * delta;
+    if (g_t0 != nullptr) {
+      g_t0[s] = half_depth - grad_exp * sigma[s];
+      g_t1[s] = half_depth + grad_exp * sigma[s];
+    }
   }
 }
 

@@ -66,7 +66,7 @@ inline void check_march(const torch::Tensor& origins, const torch::Tensor& direc
 // Contiguous float32 inputs of a grid encoding and its sizes. `values`: the table [L, T, F] (forward) or the
 // gradient of the features [N, L, F] (backward).
 struct GridJob {
-  torch::Tensor points, values, resolutions;
+  torch::Tensor points, values, resolutions, table;  // table: only for the gradient with respect to the points
   int64_t dim;
   GridView view;
 
@@ -84,6 +84,20 @@ struct GridJob {
                "hash_grid_backward");
     return GridJob(points, grad_features.to(torch::kFloat32), resolutions, grad_features.size(1), table_size,
                    grad_features.size(2), n_dense);
+  }
+
+  // the inputs of the gradient with respect to the points: the table is kept too (the slopes read its rows)
+  static GridJob points_backward(const torch::Tensor& points, const torch::Tensor& table,
+                                 const torch::Tensor& grad_features, const torch::Tensor& resolutions,
+                                 int64_t n_dense) {
+    check_grid(points, table, resolutions, "hash_grid_points_backward");
+    TORCH_CHECK(grad_features.dim() == 3 && grad_features.size(0) == points.size(0) &&
+                    grad_features.size(1) == table.size(0) && grad_features.size(2) == table.size(2),
+                "hash_grid_points_backward: gradient must be [N, levels, width]");
+    GridJob job(points, grad_features.to(torch::kFloat32), resolutions, table.size(0), table.size(1), table.size(2),
+                n_dense);
+    job.table = table.contiguous();
+    return job;
   }
 
   // the encoding's output [N, L, F] (uninitialised) and the table's gradient [L, T, F] (zeroed)
@@ -157,6 +171,38 @@ struct CompositeInputs {
     t1 = t_ends.data_ptr<float>();
     t_in = start.data_ptr<float>();
     valid_ptr = valid.data_ptr<bool>();
+  }
+};
+
+// The compositing's backward: its inputs, the upstream gradients (contiguous float32) and the gradients it writes
+// (density, rgb, and the sample bounds' when `bounds`).
+struct CompositeGrads {
+  CompositeInputs in;
+  torch::Tensor grad_weights, grad_outputs, grad_density, grad_rgb, grad_t0, grad_t1;
+  const float *gw, *go;
+  float *g_sigma, *g_rgb, *g_t0, *g_t1;
+
+  CompositeGrads(const torch::Tensor& grad_w, const torch::Tensor& grad_out, torch::Tensor d, torch::Tensor c,
+                 torch::Tensor s, torch::Tensor e, torch::Tensor v, torch::Tensor t, bool bounds)
+      : in(d, c, s, e, v, t),
+        grad_weights(grad_w.to(torch::kFloat32).contiguous()),
+        grad_outputs(grad_out.to(torch::kFloat32).contiguous()),
+        grad_density(torch::empty_like(in.density)),
+        grad_rgb(torch::empty_like(in.rgb)),
+        grad_t0(bounds ? torch::empty_like(in.t_starts) : torch::Tensor()),
+        grad_t1(bounds ? torch::empty_like(in.t_ends) : torch::Tensor()) {
+    gw = grad_weights.data_ptr<float>();
+    go = grad_outputs.data_ptr<float>();
+    g_sigma = grad_density.data_ptr<float>();
+    g_rgb = grad_rgb.data_ptr<float>();
+    g_t0 = bounds ? grad_t0.data_ptr<float>() : nullptr;
+    g_t1 = bounds ? grad_t1.data_ptr<float>() : nullptr;
+  }
+
+  // density, rgb (and t_starts, t_ends)
+  std::vector<torch::Tensor> outputs() const {
+    if (g_t0 == nullptr) return {grad_density, grad_rgb};
+    return {grad_density, grad_rgb, grad_t0, grad_t1};
   }
 };
 

@@ -41,6 +41,20 @@ void grid_backward(const rad::GridView& grid, float* grad_table) {
   }
 }
 
+template <int D, int W>
+void grid_points_backward(const rad::GridView& grid, const float* table, float* grad_points) {
+  // a thread owns its points' rows of the gradient: no atomics
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < grid.n; ++i) {
+    float grad[D];
+    for (int d = 0; d < D; ++d) grad[d] = 0.0f;
+    for (int64_t level = 0; level < grid.levels; ++level) {
+      rad::accumulate_point_grad<D, W>(grid, table, i, level, grad);
+    }
+    for (int d = 0; d < D; ++d) grad_points[i * D + d] = grad[d];
+  }
+}
+
 void check_cpu(const torch::Tensor& tensor, const char* name) {
   TORCH_CHECK(tensor.device().is_cpu(), name, ": tensors must be on the CPU (the CUDA twins serve GPU tensors)");
 }
@@ -65,6 +79,17 @@ torch::Tensor hash_grid_backward(torch::Tensor points, torch::Tensor grad_featur
   float* out = grad_table.data_ptr<float>();
   RAD_DISPATCH_DIM(job.dim, RAD_DISPATCH_WIDTH(job.view.width, grid_backward<kD, kW>(job.view, out)));
   return grad_table;
+}
+
+torch::Tensor hash_grid_points_backward(torch::Tensor points, torch::Tensor table, torch::Tensor grad_features,
+                                        torch::Tensor resolutions, int64_t n_dense) {
+  check_cpu(points, "hash_grid_points_backward");
+  const auto job = rad::GridJob::points_backward(points, table, grad_features, resolutions, n_dense);
+  auto grad_points = torch::empty_like(job.points);
+  const float* values = job.table.data_ptr<float>();
+  float* out = grad_points.data_ptr<float>();
+  RAD_DISPATCH_DIM(job.dim, RAD_DISPATCH_WIDTH(job.view.width, grid_points_backward<kD, kW>(job.view, values, out)));
+  return grad_points;
 }
 
 std::vector<torch::Tensor> march_rays(torch::Tensor origins, torch::Tensor directions, torch::Tensor occupied,
@@ -103,21 +128,18 @@ std::vector<torch::Tensor> composite_forward(torch::Tensor density, torch::Tenso
 
 std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch::Tensor grad_outputs,
                                               torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
-                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
-  check_cpu(density, "composite_forward");
-  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
-  const int64_t rays = in.rays, k = in.k;
-  grad_weights = grad_weights.to(torch::kFloat32).contiguous();
-  grad_outputs = grad_outputs.to(torch::kFloat32).contiguous();
-  auto grad_density = torch::empty_like(in.density);
-  auto grad_rgb = torch::empty_like(in.rgb);
-  const float *gw = grad_weights.data_ptr<float>(), *go = grad_outputs.data_ptr<float>();
-  float *g_sigma = grad_density.data_ptr<float>(), *g_rgb = grad_rgb.data_ptr<float>();
+                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start,
+                                              bool bounds) {
+  check_cpu(density, "composite_backward");
+  rad::CompositeGrads g(grad_weights, grad_outputs, density, rgb, t_starts, t_ends, valid, start, bounds);
+  const rad::CompositeInputs& in = g.in;
+  const int64_t k = in.k;
 #pragma omp parallel for schedule(static)
-  for (int64_t ray = 0; ray < rays; ++ray) {
+  for (int64_t ray = 0; ray < in.rays; ++ray) {
     const int64_t i = ray * k;
     rad::composite_ray_backward(k, in.sigma + i, in.colour + 3 * i, in.t0 + i, in.t1 + i, in.valid_ptr + i,
-                                in.t_in[ray], gw + i, go + 5 * ray, g_sigma + i, g_rgb + 3 * i);
+                                in.t_in[ray], g.gw + i, g.go + 5 * ray, g.g_sigma + i, g.g_rgb + 3 * i,
+                                bounds ? g.g_t0 + i : nullptr, bounds ? g.g_t1 + i : nullptr);
   }
-  return {grad_density, grad_rgb};
+  return g.outputs();
 }

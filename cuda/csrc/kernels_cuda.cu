@@ -51,6 +51,17 @@ __global__ void grid_backward_kernel(const rad::GridView grid, float* grad_table
   }
 }
 
+// One thread per point (its levels in turn): it owns its row of the gradient.
+template <int D>
+__global__ void grid_points_backward_kernel(const rad::GridView grid, const float* table, float* grad_points) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= grid.n) return;
+  float grad[D];
+  for (int d = 0; d < D; ++d) grad[d] = 0.0f;
+  for (int64_t level = 0; level < grid.levels; ++level) rad::accumulate_point_grad<D>(grid, table, i, level, grad);
+  for (int d = 0; d < D; ++d) grad_points[i * D + d] = grad[d];
+}
+
 __global__ void march_kernel(const float* origins, const float* directions, rad::MarchGrid grid, int64_t rays,
                              float* starts, float* ends, bool* keep, int64_t* candidate) {
   const int64_t ray = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
@@ -71,12 +82,14 @@ __global__ void composite_kernel(int64_t rays, int64_t k, const float* sigma, co
 
 __global__ void composite_backward_kernel(int64_t rays, int64_t k, const float* sigma, const float* rgb,
                                           const float* t0, const float* t1, const bool* valid, const float* t_in,
-                                          const float* gw, const float* go, float* g_sigma, float* g_rgb) {
+                                          const float* gw, const float* go, float* g_sigma, float* g_rgb,
+                                          float* g_t0, float* g_t1) {
   const int64_t ray = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (ray >= rays) return;
   const int64_t i = ray * k;
   rad::composite_ray_backward(k, sigma + i, rgb + 3 * i, t0 + i, t1 + i, valid + i, t_in[ray], gw + i, go + 5 * ray,
-                              g_sigma + i, g_rgb + 3 * i);
+                              g_sigma + i, g_rgb + 3 * i, g_t0 == nullptr ? nullptr : g_t0 + i,
+                              g_t1 == nullptr ? nullptr : g_t1 + i);
 }
 
 }  // namespace
@@ -104,6 +117,19 @@ torch::Tensor hash_grid_backward(torch::Tensor points, torch::Tensor grad_featur
   RAD_DISPATCH_DIM(job.dim,
                    grid_backward_kernel<kD><<<blocks, kThreads, 0, stream>>>(job.view, grad_table.data_ptr<float>()));
   return grad_table;
+}
+
+torch::Tensor hash_grid_points_backward(torch::Tensor points, torch::Tensor table, torch::Tensor grad_features,
+                                        torch::Tensor resolutions, int64_t n_dense) {
+  check_cuda(points, "hash_grid_points_backward");
+  const auto job = rad::GridJob::points_backward(points, table, grad_features, resolutions, n_dense);
+  auto grad_points = torch::empty_like(job.points);
+  if (job.view.n == 0) return grad_points;
+  auto stream = c10::cuda::getCurrentCUDAStream();
+  const float* values = job.table.data_ptr<float>();
+  RAD_DISPATCH_DIM(job.dim, grid_points_backward_kernel<kD><<<blocks_for(job.view.n), kThreads, 0, stream>>>(
+                                job.view, values, grad_points.data_ptr<float>()));
+  return grad_points;
 }
 
 std::vector<torch::Tensor> march_rays(torch::Tensor origins, torch::Tensor directions, torch::Tensor occupied,
@@ -136,17 +162,15 @@ std::vector<torch::Tensor> composite_forward(torch::Tensor density, torch::Tenso
 
 std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch::Tensor grad_outputs,
                                               torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
-                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start) {
+                                              torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start,
+                                              bool bounds) {
   check_cuda(density, "composite_backward");
-  rad::CompositeInputs in(density, rgb, t_starts, t_ends, valid, start);
-  grad_weights = grad_weights.to(torch::kFloat32).contiguous();
-  grad_outputs = grad_outputs.to(torch::kFloat32).contiguous();
-  auto grad_density = torch::empty_like(in.density);
-  auto grad_rgb = torch::empty_like(in.rgb);
+  rad::CompositeGrads g(grad_weights, grad_outputs, density, rgb, t_starts, t_ends, valid, start, bounds);
+  const rad::CompositeInputs& in = g.in;
   if (in.rays > 0) {
     composite_backward_kernel<<<blocks_for(in.rays), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
-        in.rays, in.k, in.sigma, in.colour, in.t0, in.t1, in.valid_ptr, in.t_in, grad_weights.data_ptr<float>(),
-        grad_outputs.data_ptr<float>(), grad_density.data_ptr<float>(), grad_rgb.data_ptr<float>());
+        in.rays, in.k, in.sigma, in.colour, in.t0, in.t1, in.valid_ptr, in.t_in, g.gw, g.go, g.g_sigma, g.g_rgb,
+        g.g_t0, g.g_t1);
   }
-  return {grad_density, grad_rgb};
+  return g.outputs();
 }
