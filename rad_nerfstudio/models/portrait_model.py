@@ -35,6 +35,7 @@ from rad_nerfstudio.data.portrait_tables import (
     BACKGROUND_KEY,
     FRAME_INDEX_KEY,
     HEAD_MASK_KEY,
+    HEAD_POSE_KEY,
     LIPS_PATCH_KEY,
     PIXEL_KEY,
     PORTRAIT_METADATA_KEY,
@@ -454,14 +455,17 @@ class PortraitModel(Model):
         origins, directions = ray_bundle.origins, ray_bundle.directions
         # the torso stage trains with the head frozen; outside training (test-time pose alignment) gradients flow
         with torch.set_grad_enabled(torch.is_grad_enabled() and not (self.training and stage == "torso")):
-            if TORSO_POSE_KEY in metadata:  # a whole-image render: its camera already carries the refined pose
-                poses = metadata[TORSO_POSE_KEY]
+            # the head follows each frame's refined pose; the torso reads the pose as given (the body moves with the
+            # frame, not with the head's correction: on the real clip its training frames fit better so)
+            if TORSO_POSE_KEY in metadata:  # a whole-image render: its rays already follow the refined pose
+                poses, torso_poses = metadata[HEAD_POSE_KEY], metadata[TORSO_POSE_KEY]
             elif self.pose_correction.active:  # rays of dataset frames: their frames' refined poses
                 correction = self.pose_correction(rows)
                 origins, directions = correct_rays(correction, origins, directions)
-                poses = compose(correction, self.head_poses[rows].reshape(-1, 3, 4)).reshape(-1, 12)
+                torso_poses = self.head_poses[rows]
+                poses = compose(correction, torso_poses.reshape(-1, 3, 4)).reshape(-1, 12)
             else:
-                poses = self.head_poses[rows]
+                poses = torso_poses = self.head_poses[rows]
             codes, condition, eye = self._ray_conditions(rows, controls)
             head = self._render_head(origins, directions, condition, eye, rows, poses)
         plate_image = self.background if controls.background is None else controls.background.to(self.device)
@@ -481,7 +485,7 @@ class PortraitModel(Model):
         elif stage == "torso":
             h, w = plate_image.shape[:2]
             uv = torch.stack([(pixels[:, 1] + 0.5) / w, (pixels[:, 0] + 0.5) / h], dim=-1) * 2 - 1
-            torso = self._torso_behind_head(uv, poses, rows, head["accumulation"])
+            torso = self._torso_behind_head(uv, torso_poses, rows, head["accumulation"])
             behind = over(torso["rgb"] * torso["alpha"], torso["alpha"], plate)
             outputs["torso_alpha"] = torso["alpha"]
         else:
@@ -592,15 +596,16 @@ class PortraitModel(Model):
             metadata[FRAME_INDEX_KEY] = torch.full((height, width, 1), self.viewer_frame, device=self.device)
         row = int(metadata[FRAME_INDEX_KEY][0, 0, 0])
         metadata[PIXEL_KEY] = self.pixel_grid(height, width)
-        pose = camera.camera_to_worlds[0].reshape(1, 3, 4).to(self.device)
+        given = pose = camera.camera_to_worlds[0].reshape(1, 3, 4).to(self.device)
         if FRAME_INDEX_KEY in (camera.metadata or {}) and controls.refined_pose and self.pose_correction.active:
             correction = self.pose_correction(torch.tensor([row], device=self.device))
-            pose = compose(correction, pose)
+            pose = compose(correction, given)
             origins, directions = correct_rays(
                 correction.expand(height * width, 3, 4), rays.origins.reshape(-1, 3), rays.directions.reshape(-1, 3)
             )
             rays.origins, rays.directions = origins.reshape(height, width, 3), directions.reshape(height, width, 3)
-        metadata[TORSO_POSE_KEY] = pose.reshape(1, 1, 12).expand(height, width, 12)  # the torso follows the head pose
+        metadata[HEAD_POSE_KEY] = pose.reshape(1, 1, 12).expand(height, width, 12)
+        metadata[TORSO_POSE_KEY] = given.reshape(1, 1, 12).expand(height, width, 12)
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata

@@ -91,6 +91,44 @@ def test_torso_stage_keeps_the_poses_frozen(parts):
     assert model.pose_correction.camera_optimizer.pose_adjustment.grad is None
 
 
+def test_the_torso_reads_each_frames_pose_as_given_and_the_head_its_refined_pose(parts, monkeypatch):
+    """The body moves with the frame, not with the head's correction (on the real clip the training frames fit
+    better so), in training batches and in whole-image renders alike."""
+    manager, model = parts
+    with torch.no_grad():
+        model.pose_correction.camera_optimizer.pose_adjustment[:, 3:] = torch.tensor([0.0, 0.08, 0.0])
+    seen = {}
+    torso_forward, render_head = model.torso.forward, model._render_head
+
+    def torso_spy(uv, poses, rows, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        seen["torso"], seen["rows"] = poses.detach().clone(), rows.detach().clone()
+        return torso_forward(uv, poses, rows, *args, **kwargs)
+
+    def head_spy(origins, directions, codes, eye, rows, poses):  # noqa: ANN001, ANN202
+        seen["head"] = poses.detach().clone()
+        return render_head(origins, directions, codes, eye, rows, poses)
+
+    monkeypatch.setattr(model.torso, "forward", torso_spy)
+    monkeypatch.setattr(model, "_render_head", head_spy)
+    model.step = model.schedule.torso_start  # the torso renders
+    model.train()
+    ray_bundle, _ = manager.next_train(model.step)
+    model(ray_bundle)
+    given = model.head_poses[seen["rows"]]
+    refined = compose(model.pose_correction(seen["rows"]), given.reshape(-1, 3, 4)).reshape(-1, 12)
+    torch.testing.assert_close(seen["torso"], given)
+    torch.testing.assert_close(seen["head"], refined.detach())
+    assert float((seen["torso"] - seen["head"]).abs().max()) > 1e-3
+    model.eval()
+    row = int(manager.tables.splits["train"][0])
+    with torch.no_grad():
+        model.get_outputs_for_camera(manager.train_dataset.cameras[0:1])
+    given = model.head_poses[row].expand_as(seen["torso"])
+    refined = compose(model.pose_correction(torch.tensor([row])), model.head_poses[row].reshape(1, 3, 4))
+    torch.testing.assert_close(seen["torso"], given)
+    torch.testing.assert_close(seen["head"], refined.reshape(1, 12).expand_as(seen["head"]))
+
+
 def test_refined_poses_survive_a_checkpoint_and_move_the_render(parts):
     manager, model = parts
     model.eval()
