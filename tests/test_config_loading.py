@@ -38,6 +38,14 @@ def test_a_model_config_saved_before_a_factory_field_existed_loads_with_its_defa
     assert yaml.load(text, Loader=yaml.Loader).occupancy == model.occupancy != OccupancyGridConfig()
 
 
+def test_a_run_saved_before_the_torso_pose_choice_keeps_the_refined_pose_it_was_trained_with():
+    model = er_nerf_small.config.pipeline.model
+    assert isinstance(model, PortraitModelConfig) and model.torso_pose == "given"
+    text = yaml.dump(model)
+    assert yaml.load(_without_top_level_key(text, "torso_pose"), Loader=yaml.Loader).torso_pose == "refined"
+    assert yaml.load(text, Loader=yaml.Loader).torso_pose == "given"
+
+
 def test_a_sampler_config_saved_with_every_kind_s_settings_flat_loads_them_into_their_kinds():
     """Before each sampler kind had its own config, config.yml held all kinds' settings side by side."""
     older = """!!python/object:rad_nerfstudio.data.pixel_samplers.PortraitPixelSamplerConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, ClassVar, Dict, Literal
 
 from nerfstudio.cameras.camera_optimizers import CameraOptimizerConfig
 from nerfstudio.models.base_model import ModelConfig
@@ -109,3 +109,9 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     the last where they end) at which every training frame's pose is fitted to its pixels with the field frozen and
     folded into its trained correction (``PortraitPipeline``, ``evaluation.pose_alignment``), a block step that the
     joint refinement, a few rays per frame per step, does not make. 0: the joint refinement alone."""
+    older_runs_values: ClassVar[Dict[str, Any]] = {"torso_pose": "refined"}  # what runs before the field did
+
+    torso_pose: Literal["given", "refined"] = "given"
+    """With the pose refinement on, the head pose that conditions the torso: each frame's as given (the body moves with
+    the frame, not with the head's correction: better on a real recording) or the refined one (better on a synthetic
+    clip whose body partly follows the true head pose; README, "Head poses refined against the pixels")."""

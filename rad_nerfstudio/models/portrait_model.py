@@ -455,15 +455,14 @@ class PortraitModel(Model):
         origins, directions = ray_bundle.origins, ray_bundle.directions
         # the torso stage trains with the head frozen; outside training (test-time pose alignment) gradients flow
         with torch.set_grad_enabled(torch.is_grad_enabled() and not (self.training and stage == "torso")):
-            # the head follows each frame's refined pose; the torso reads the pose as given (the body moves with the
-            # frame, not with the head's correction: on the real clip its training frames fit better so)
+            # the head follows each frame's refined pose, the torso the pose ``config.torso_pose`` says
             if TORSO_POSE_KEY in metadata:  # a whole-image render: its rays already follow the refined pose
                 poses, torso_poses = metadata[HEAD_POSE_KEY], metadata[TORSO_POSE_KEY]
             elif self.pose_correction.active:  # rays of dataset frames: their frames' refined poses
                 correction = self.pose_correction(rows)
                 origins, directions = correct_rays(correction, origins, directions)
-                torso_poses = self.head_poses[rows]
-                poses = compose(correction, torso_poses.reshape(-1, 3, 4)).reshape(-1, 12)
+                poses = compose(correction, self.head_poses[rows].reshape(-1, 3, 4)).reshape(-1, 12)
+                torso_poses = self.head_poses[rows] if self.config.torso_pose == "given" else poses
             else:
                 poses = torso_poses = self.head_poses[rows]
             codes, condition, eye = self._ray_conditions(rows, controls)
@@ -605,7 +604,8 @@ class PortraitModel(Model):
             )
             rays.origins, rays.directions = origins.reshape(height, width, 3), directions.reshape(height, width, 3)
         metadata[HEAD_POSE_KEY] = pose.reshape(1, 1, 12).expand(height, width, 12)
-        metadata[TORSO_POSE_KEY] = given.reshape(1, 1, 12).expand(height, width, 12)
+        torso_pose = given if self.config.torso_pose == "given" else pose
+        metadata[TORSO_POSE_KEY] = torso_pose.reshape(1, 1, 12).expand(height, width, 12)
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata
