@@ -4,8 +4,9 @@
 with ``torch.library`` (shapes for tracing, the gradient for autograd), so ``torch.compile`` keeps a field that calls
 them in one graph (``model_components.compiled_fields``). Their reference is
 ``rad_nerfstudio.field_components.hash_grid.HashGrid``'s torch path: the same values, and the same gradients with
-respect to the feature table and (``rad_nerfstudio::grid_encode_points_grad``, for points that follow a refined head
-pose) to the points. The gradients are not differentiable again.
+respect to the feature table and (``rad_nerfstudio::grid_encode_points_grad``) to the points, computed only for
+points that need one: rad-nerf's audio coordinates, the torso's deformed pixel coordinates, and every grid's points
+under pose refinement and the pose alignments. The gradients are not differentiable again.
 """
 
 from __future__ import annotations
