@@ -14,11 +14,18 @@ from rad_nerfstudio.constants import PARSING_CLASSES
 from rad_nerfstudio.io.layout import read_parsing_labels
 
 
-def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]) -> np.ndarray:
-    """Degrees between poses after the one fixed rotation that best maps the estimate's head frame to the truth's
-    (a head frame is a convention: only the poses relative to it can be compared)."""
+def head_frame_change(
+    truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]
+) -> Float[np.ndarray, "3 3"]:
+    """The one fixed rotation ``F`` with ``estimate ~ truth @ F`` (least squares): the estimate's head frame in the
+    truth's. A head frame is a convention: only the poses relative to it can be compared."""
     u, _, vt = np.linalg.svd(np.einsum("nji,njk->ik", truth, estimate))
-    frame = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+    return u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+
+
+def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]) -> np.ndarray:
+    """Degrees between poses after the head frames are matched (``head_frame_change``)."""
+    frame = head_frame_change(truth, estimate)
     return np.degrees(Rotation.from_matrix(np.einsum("nji,njk->nik", truth @ frame, estimate)).magnitude())
 
 
