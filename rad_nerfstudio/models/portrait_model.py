@@ -462,7 +462,7 @@ class PortraitModel(Model):
                 correction = self.pose_correction(rows)
                 origins, directions = correct_rays(correction, origins, directions)
                 poses = compose(correction, self.head_poses[rows].reshape(-1, 3, 4)).reshape(-1, 12)
-                torso_poses = self.head_poses[rows] if self.config.torso_pose == "given" else poses
+                torso_poses = self._torso_pose(self.head_poses[rows], poses)
             else:
                 poses = torso_poses = self.head_poses[rows]
             codes, condition, eye = self._ray_conditions(rows, controls)
@@ -493,6 +493,10 @@ class PortraitModel(Model):
             outputs["torso_rgb"] = behind  # torso over background (the frame's torso image until the torso is trained)
         # rgb first: nerfstudio's viewer opens on the first output
         return {"rgb": over(head["rgb"], head["accumulation"], behind), **outputs}
+
+    def _torso_pose(self, given: Tensor, refined: Tensor) -> Tensor:
+        """The head pose that conditions the torso (``config.torso_pose``): the frame's as given or the refined one."""
+        return given if self.config.torso_pose == "given" else refined
 
     def _torso_behind_head(
         self, uv: Float[Tensor, "n 2"], poses: Tensor, rows: Tensor, head_alpha: Float[Tensor, "n 1"]
@@ -604,8 +608,7 @@ class PortraitModel(Model):
             )
             rays.origins, rays.directions = origins.reshape(height, width, 3), directions.reshape(height, width, 3)
         metadata[HEAD_POSE_KEY] = pose.reshape(1, 1, 12).expand(height, width, 12)
-        torso_pose = given if self.config.torso_pose == "given" else pose
-        metadata[TORSO_POSE_KEY] = torso_pose.reshape(1, 1, 12).expand(height, width, 12)
+        metadata[TORSO_POSE_KEY] = self._torso_pose(given, pose).reshape(1, 1, 12).expand(height, width, 12)
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata

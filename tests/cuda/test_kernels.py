@@ -235,8 +235,8 @@ def test_the_fused_compositing_matches_its_reference_in_values_and_gradients(bou
     for key in upstream:
         torch.testing.assert_close(fused_out[key], reference_out[key], rtol=1e-5, atol=1e-6)
     assert len(fused_grads) == (4 if bounds_follow_rays else 2)
-    for got, want in zip(fused_grads, reference_grads, strict=True):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    for k, (got, want) in enumerate(zip(fused_grads, reference_grads, strict=True)):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5 if k < 2 else 1e-4)  # density, rgb; bounds
 
 
 def test_compositing_in_pieces_carries_the_transmittance(device):
