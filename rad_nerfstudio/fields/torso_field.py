@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from typing import Dict, Protocol
 
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from nerfstudio.field_components.encodings import NeRFEncoding
 from nerfstudio.field_components.mlp import MLP
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.field_components.backend import fast_implementation
@@ -85,13 +86,33 @@ class TorsoField(nn.Module):
         )
 
     def forward(
-        self, pixels: Float[Tensor, "n 2"], pose: Float[Tensor, "n pose"], frame_idx: Tensor
+        self,
+        pixels: Float[Tensor, "n 2"],
+        pose: Float[Tensor, "n_or_1 pose"],
+        frame_idx: Int[Tensor, "n_or_1"],
     ) -> Dict[str, Tensor]:
-        """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``."""
+        """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``. One pose row and one
+        frame index stand for all the pixels (a whole frame): what depends only on the frame is evaluated once."""
         latent = self.latents(frame_idx.reshape(-1))
         if self.pose_encoder is not None:
             pose = self.pose_encoder(pose)
-        offset = self.deform(torch.cat([self.pixel_encoding(pixels), pose, latent], dim=-1)).float()
+        if pose.shape[0] == 1 and pixels.shape[0] > 1:
+            offset = self._deform_one_frame(pixels, torch.cat([pose, latent], dim=-1)).float()
+            latent = latent.expand(pixels.shape[0], -1)
+        else:
+            offset = self.deform(torch.cat([self.pixel_encoding(pixels), pose, latent], dim=-1)).float()
         features = self.grid(((pixels + offset) + 1.0) / 2.0)
         out = torch.sigmoid(self.color(torch.cat([features, latent], dim=-1)).float())
         return {"rgb": out[:, :3], "alpha": out[:, 3:], "offset": offset}
+
+    def _deform_one_frame(
+        self, pixels: Float[Tensor, "n 2"], frame_inputs: Float[Tensor, "1 frame_dim"]
+    ) -> Float[Tensor, "n 2"]:
+        """The deformation MLP with its first layer split: the pose and latent part once, the pixel part per pixel."""
+        first, *rest = self.deform.layers
+        pixel_dim = self.pixel_encoding.get_out_dim()
+        frame_term = F.linear(frame_inputs, first.weight[:, pixel_dim:], first.bias)
+        hidden = F.linear(self.pixel_encoding(pixels), first.weight[:, :pixel_dim]) + frame_term
+        for layer in rest:
+            hidden = layer(self.deform.activation(hidden))
+        return hidden

@@ -502,14 +502,20 @@ class PortraitModel(Model):
         self, uv: Float[Tensor, "n 2"], poses: Tensor, rows: Tensor, head_alpha: Float[Tensor, "n 1"]
     ) -> Dict[str, Tensor]:
         """The torso field's rgb and alpha; in renders on the fused kernels (as the head's early stop), only where
-        the head lets light through (elsewhere alpha 1, rgb 0: the pixel changes by less than ``OPAQUE``)."""
-        if self.training or torch.is_grad_enabled() or kernels_for(uv.device) is None:
+        the head lets light through (elsewhere alpha 1, rgb 0: the pixel changes by less than ``OPAQUE``). In renders
+        of one frame the field gets its pose and frame once."""
+        if self.training or torch.is_grad_enabled():
+            return self.torso(uv, poses, rows)
+        if rows.numel() and bool((rows == rows[0]).all()) and bool((poses == poses[:1]).all()):
+            poses, rows = poses[:1], rows[:1]
+        if kernels_for(uv.device) is None:
             return self.torso(uv, poses, rows)
         seen = (head_alpha[:, 0] < 1.0 - OPAQUE).nonzero()[:, 0]
         n = uv.shape[0]
         out = {"rgb": torch.zeros(n, 3, device=uv.device), "alpha": torch.ones(n, 1, device=uv.device)}
         if seen.numel():
-            torso = self.torso(uv[seen], poses[seen], rows[seen])
+            one_frame = rows.shape[0] == 1
+            torso = self.torso(uv[seen], poses if one_frame else poses[seen], rows if one_frame else rows[seen])
             out["rgb"][seen], out["alpha"][seen] = torso["rgb"], torso["alpha"]
         return out
 

@@ -263,7 +263,7 @@ def test_stopping_opaque_rays_early_changes_no_pixel_visibly(device):
         evaluated.append(ray_id.numel())
         return density[ray_id, sample_id], rgb[ray_id, sample_id], {"ambient": density[ray_id, sample_id] * 0 + 1}
 
-    early = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3)
+    early = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3, tail=0)
     assert early is not None
     reference = reference_render_samples(density, rgb, t_starts, t_ends, valid)
     assert float((early["rgb"] - reference["rgb"]).abs().max()) < 1e-3
@@ -271,6 +271,11 @@ def test_stopping_opaque_rays_early_changes_no_pixel_visibly(device):
     assert sum(evaluated) < int(valid.sum()), "opaque rays stopped before their last samples"
     scattered = valid.flip(-1)  # samples after padding: not the layout it reads, so it declines
     assert composite_until_opaque(scattered, t_starts, t_ends, fields, ["ambient"]) is None
+    calls = len(evaluated)
+    assert calls > 2, "piece by piece"
+    in_one = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3, tail=int(valid.sum()))
+    assert in_one is not None and len(evaluated) == calls + 1, "samples within the tail go in one last piece"
+    torch.testing.assert_close(in_one["rgb"], reference["rgb"], rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.slow

@@ -35,3 +35,22 @@ def test_the_pose_moves_the_torso_once_deformation_is_learned():
     a = field(pixels, torch.zeros(20, 12), torch.zeros(20).long())
     b = field(pixels, torch.ones(20, 12), torch.zeros(20).long())
     assert not torch.allclose(a["offset"], b["offset"]) and not torch.allclose(a["rgb"], b["rgb"])
+
+
+def test_one_pose_row_for_a_whole_frame_gives_the_per_pixel_result():
+    """A whole frame's render passes its pose and frame once: the same output as the pose on every pixel."""
+    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=3)
+    with torch.no_grad():
+        for module in field.modules():
+            if isinstance(module, torch.nn.Linear):
+                module.weight.normal_(0, 0.3)
+                module.bias.normal_(0, 0.1)
+        field.grid.table.normal_()
+        field.latents.weight.normal_()
+    pixels = torch.rand(40, 2) * 2 - 1
+    pose = torch.randn(1, 12)
+    once = field(pixels, pose, torch.tensor([2]))
+    per_pixel = field(pixels, pose.expand(40, 12), torch.full((40,), 2))
+    assert once["offset"].abs().max() > 1e-3, "the deformation is not trivially zero"
+    for key in ("rgb", "alpha", "offset"):
+        assert torch.allclose(once[key], per_pixel[key], atol=1e-5), key

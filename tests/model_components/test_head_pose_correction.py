@@ -126,11 +126,12 @@ def test_the_head_follows_its_refined_pose_and_the_torso_the_chosen_one(parts, m
     row = int(manager.tables.splits["train"][0])
     with torch.no_grad():
         model.get_outputs_for_camera(manager.train_dataset.cameras[0:1])
-    given = model.head_poses[row].expand_as(seen["torso"])
+    given = model.head_poses[row].reshape(1, 12)
     refined = compose(model.pose_correction(torch.tensor([row])), model.head_poses[row].reshape(1, 3, 4))
-    refined = refined.reshape(1, 12).expand_as(seen["head"])
+    refined = refined.reshape(1, 12)
+    assert seen["torso"].shape == (1, 12), "a whole frame's torso gets its pose once"
     torch.testing.assert_close(seen["torso"], given if torso_pose == "given" else refined)
-    torch.testing.assert_close(seen["head"], refined)
+    torch.testing.assert_close(seen["head"], refined.expand_as(seen["head"]))
 
 
 def test_refined_poses_survive_a_checkpoint_and_move_the_render(parts):
