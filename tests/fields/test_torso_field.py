@@ -24,13 +24,21 @@ def test_outputs_ranges_and_gradients():
     assert last.weight.grad is not None and last.weight.grad.abs().sum() > 0, "the pose can learn to deform"
 
 
-def test_the_pose_moves_the_torso_once_deformation_is_learned():
-    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=2)
+def _trained_looking_field(num_frames: int) -> TorsoField:
+    """A torso field with random weights, biases, table and latents (a fresh one deforms nothing)."""
+    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=num_frames)
     with torch.no_grad():
         for module in field.modules():
             if isinstance(module, torch.nn.Linear):
                 module.weight.normal_(0, 0.3)
+                module.bias.normal_(0, 0.1)
         field.grid.table.normal_()
+        field.latents.weight.normal_()
+    return field
+
+
+def test_the_pose_moves_the_torso_once_deformation_is_learned():
+    field = _trained_looking_field(num_frames=2)
     pixels = torch.rand(20, 2) * 2 - 1
     a = field(pixels, torch.zeros(20, 12), torch.zeros(20).long())
     b = field(pixels, torch.ones(20, 12), torch.zeros(20).long())
@@ -39,14 +47,7 @@ def test_the_pose_moves_the_torso_once_deformation_is_learned():
 
 def test_one_pose_row_for_a_whole_frame_gives_the_per_pixel_result():
     """A whole frame's render passes its pose and frame once: the same output as the pose on every pixel."""
-    field = TorsoField(TorsoFieldConfig(grid=GRID, hidden_dim=32), num_frames=3)
-    with torch.no_grad():
-        for module in field.modules():
-            if isinstance(module, torch.nn.Linear):
-                module.weight.normal_(0, 0.3)
-                module.bias.normal_(0, 0.1)
-        field.grid.table.normal_()
-        field.latents.weight.normal_()
+    field = _trained_looking_field(num_frames=3)
     pixels = torch.rand(40, 2) * 2 - 1
     pose = torch.randn(1, 12)
     once = field(pixels, pose, torch.tensor([2]))
