@@ -88,11 +88,11 @@ class TorsoField(nn.Module):
     def forward(
         self,
         pixels: Float[Tensor, "n 2"],
-        pose: Float[Tensor, "n_or_1 pose"],
-        frame_idx: Int[Tensor, "n_or_1"],
+        pose: Float[Tensor, "rows pose"],
+        frame_idx: Int[Tensor, " rows"],
     ) -> Dict[str, Tensor]:
-        """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``. One pose row and one
-        frame index stand for all the pixels (a whole frame): what depends only on the frame is evaluated once."""
+        """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``. ``rows`` is ``n``, or 1:
+        one pose and frame for all the pixels (a whole frame), whose frame-only terms are then evaluated once."""
         latent = self.latents(frame_idx.reshape(-1))
         if self.pose_encoder is not None:
             pose = self.pose_encoder(pose)
@@ -109,10 +109,11 @@ class TorsoField(nn.Module):
         self, pixels: Float[Tensor, "n 2"], frame_inputs: Float[Tensor, "1 frame_dim"]
     ) -> Float[Tensor, "n 2"]:
         """The deformation MLP with its first layer split: the pose and latent part once, the pixel part per pixel."""
-        first, *rest = self.deform.layers
+        first, *rest = [layer for layer in self.deform.layers if isinstance(layer, nn.Linear)]
+        activation = self.deform.activation if self.deform.activation is not None else nn.Identity()
         pixel_dim = self.pixel_encoding.get_out_dim()
         frame_term = F.linear(frame_inputs, first.weight[:, pixel_dim:], first.bias)
         hidden = F.linear(self.pixel_encoding(pixels), first.weight[:, :pixel_dim]) + frame_term
         for layer in rest:
-            hidden = layer(self.deform.activation(hidden))
+            hidden = layer(activation(hidden))
         return hidden
