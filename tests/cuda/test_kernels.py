@@ -160,6 +160,11 @@ def _occupancy(state: str) -> MaxOccupancyGrid:
         grid.updates += 1
     elif state == "empty":
         grid.updates += 1  # evaluated, all zero: nothing is occupied
+    elif state == "sparse":  # a small block off centre and single cells on the box's faces and corners
+        density = grid.density.view(16, 16, 16)
+        density[6:11, 5:10, 6:8] = 30.0
+        density[0, 0, 0] = density[15, 15, 15] = density[0, 7, 15] = density[15, 3, 0] = 30.0
+        grid.updates += 1
     return grid
 
 
@@ -178,7 +183,7 @@ def _kept(samples) -> list[list[tuple[float, float]]]:  # noqa: ANN001
     return [list(zip(starts[r][valid[r]].tolist(), ends[r][valid[r]].tolist(), strict=True)) for r in range(len(valid))]
 
 
-@pytest.mark.parametrize("state", ["random", "never updated", "empty"])
+@pytest.mark.parametrize("state", ["random", "never updated", "empty", "sparse"])
 @pytest.mark.parametrize("near", [0.0, 2.8])
 def test_the_fused_marcher_keeps_the_reference_samples(state, near, device):
     grid = _occupancy(state).to(device)
@@ -195,6 +200,8 @@ def test_the_fused_marcher_keeps_the_reference_samples(state, near, device):
     assert torch.equal(fused_samples.valid, prefix), "each ray's samples come first in its row"
     if state == "empty":
         assert int(counts.sum()) == 0
+    if state == "sparse":
+        assert int((counts > 0).sum()) >= 10, "enough rays meet the sparse cells to compare"
     assert int(counts[:10].sum()) == 0, "rays parallel to the box's faces, outside it, get no samples"
 
 
