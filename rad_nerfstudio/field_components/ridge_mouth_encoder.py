@@ -50,6 +50,9 @@ class RidgeMouthEncoder(nn.Module):
         self.register_buffer("scale", torch.ones(features))
         self.register_buffer("weights", torch.zeros(features + 1, out_dim))
         self.register_buffer("strength", torch.zeros(()))
+        self._track: Tensor | None = None  # the track whose every frame's prediction is kept (encode_track)
+        self._track_key: tuple = ()
+        self._track_codes = torch.zeros(0, out_dim)
 
     def features(
         self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
@@ -63,8 +66,23 @@ class RidgeMouthEncoder(nn.Module):
     def encode_track(
         self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
     ) -> Float[Tensor, "n out"]:
-        """Predicted (standardised) mouth shape of the frames at ``centres`` of a window track."""
-        return _with_bias((self.features(windows, centres) - self.mean) / self.scale) @ self.weights
+        """Predicted (standardised) mouth shape of the frames at ``centres`` of a window track. The prediction of
+        every frame of the track is kept until another track (another tensor, or this one changed in place) or
+        another fit comes: a training step asks for hundreds of frames of the same track, and the regression is
+        fixed."""
+        key = (windows._version, self.weights._version, self.mean._version, self.scale._version, windows.device)
+        if self._track is not windows or self._track_key != key:
+            every_frame = torch.arange(windows.shape[0], device=windows.device)
+            self._track_codes = torch.cat([self.predict(windows, part) for part in every_frame.split(1024)])
+            self._track, self._track_key = windows, key
+        return self._track_codes[centres]
+
+    def predict(
+        self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
+    ) -> Float[Tensor, "n out"]:
+        """``encode_track`` computed afresh."""
+        with torch.no_grad():
+            return _with_bias((self.features(windows, centres) - self.mean) / self.scale) @ self.weights
 
     @torch.no_grad()
     def fit(

@@ -62,3 +62,21 @@ def test_the_fit_is_saved_with_the_state_dict():
 def test_bins_must_divide_the_window():
     with pytest.raises(ValueError, match="divide"):
         RidgeMouthEncoder(in_dim=4, bins=5)
+
+
+def test_a_tracks_predictions_are_kept_until_the_track_or_the_fit_changes():
+    """Hundreds of frames a step read the same fixed regression: its predictions of a track are computed once, and
+    afresh for another track, a track changed in place, or a new fit."""
+    windows, targets = _track()
+    encoder = RidgeMouthEncoder(in_dim=8).fit(windows, torch.arange(200), targets[:200])
+    frames = torch.tensor([3, 150, 299, 3])
+    torch.testing.assert_close(encoder.encode_track(windows, frames), encoder.predict(windows, frames))
+    other = windows.flip(0).contiguous()
+    torch.testing.assert_close(encoder.encode_track(other, frames), encoder.predict(other, frames))
+    windows.mul_(2.0)  # the same tensor, changed in place
+    torch.testing.assert_close(encoder.encode_track(windows, frames), encoder.predict(windows, frames))
+    before = encoder.encode_track(windows, frames)
+    encoder.fit(windows, torch.arange(100, 300), targets[100:])
+    after = encoder.encode_track(windows, frames)
+    torch.testing.assert_close(after, encoder.predict(windows, frames))
+    assert not torch.allclose(before, after), "a new fit predicts anew"
