@@ -60,6 +60,9 @@ class MaxOccupancyGrid(nn.Module):
         cells = config.resolution**3
         self.register_buffer("density", torch.zeros(cells))
         self.register_buffer("updates", torch.zeros((), dtype=torch.long))
+        self._occupied_of: Tensor | None = None  # the densities that ``_occupied`` was worked out from
+        self._occupied_key: tuple = ()
+        self._occupied = torch.ones(cells, dtype=torch.bool)
 
     def cell_centres(self, cells: Int[Tensor, " n"], jitter: torch.Generator | None = None) -> Float[Tensor, "n 3"]:
         """World positions of cells (uniformly jittered inside the cell when a generator is given)."""
@@ -94,9 +97,16 @@ class MaxOccupancyGrid(nn.Module):
 
     @property
     def occupied(self) -> Bool[Tensor, " cells"]:
-        if int(self.updates) == 0:  # never evaluated yet: everything may be occupied
-            return torch.ones_like(self.density, dtype=torch.bool)
-        return self.density > min(self.config.density_threshold, float(self.density.mean()))
+        """Which cells are occupied: worked out again only when the densities or the update count have changed
+        (every march reads it; the grid changes every few training steps)."""
+        key = (self.density._version, self.updates._version, int(self.updates))
+        if self._occupied_of is not self.density or self._occupied_key != key:
+            if int(self.updates) == 0:  # never evaluated yet: everything may be occupied
+                self._occupied = torch.ones_like(self.density, dtype=torch.bool)
+            else:
+                self._occupied = self.density > min(self.config.density_threshold, float(self.density.mean()))
+            self._occupied_of, self._occupied_key = self.density, key
+        return self._occupied
 
     def occupancy_ratio(self) -> float:
         return float(self.occupied.float().mean())

@@ -58,3 +58,23 @@ def test_march_keeps_at_most_k_samples_in_occupied_cells_front_to_back():
     assert 2.45 < float(t[0]) < 2.6, "the first sample is at the sphere's front (t = 2.5)"
     widths = (samples.t_ends - samples.t_starts)[0, :, 0]
     assert torch.allclose(widths, torch.full((6,), 2 / 64)), "each sample spans one candidate step"
+
+
+def test_the_occupied_cells_follow_every_change_of_the_densities():
+    """``occupied`` is worked out once per state of the grid: updates, in-place edits, a loaded or moved grid."""
+    grid = MaxOccupancyGrid(OccupancyGridConfig(resolution=8), AABB)
+    assert bool(grid.occupied.all())
+    grid.update(_sphere(0.5))
+    first = grid.occupied
+    assert first is grid.occupied, "the same state: the same mask"
+    assert 0 < int(first.sum()) < first.numel()
+    grid.density.view(8, 8, 8)[0, 0, 0] = 1e3  # an edit through a view
+    assert bool(grid.occupied[0]) and not bool(first[0])
+    state = grid.state_dict()
+    other = MaxOccupancyGrid(OccupancyGridConfig(resolution=8), AABB)
+    assert bool(other.occupied.all())
+    other.load_state_dict(state)
+    assert torch.equal(other.occupied, grid.density > min(grid.config.density_threshold, float(grid.density.mean())))
+    grid.density = grid.density.clone() * 0  # a new tensor (as .to() makes): nothing occupied
+    grid.density[0] = 1.0
+    assert int(grid.occupied.sum()) == 1
