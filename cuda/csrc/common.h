@@ -150,8 +150,8 @@ RAD_HD void box_span(const float* ro, const float* rd, const float* lo, const fl
 // starts / ends / keep / candidate (which arrive zeroed): field_components.occupancy.MaxOccupancyGrid.reference_march.
 // candidate: each sample's index among the evenly spaced candidates (callers that need t differentiable in the
 // ray recompute it from this). Only the candidates inside the box around the occupied cells are looked up (one
-// more on each side, against rounding), a chunk at a time: the cells of a chunk in one loop without branches (it
-// vectorises; the same arithmetic as one by one), then its occupied ones kept in order.
+// more on each side, against rounding); their positions stay those of the whole box's span, so the kept samples are
+// the reference's.
 RAD_HD void march_ray(const float* ro, const float* rd, const MarchGrid& grid, float* starts, float* ends,
                       bool* keep, int64_t* candidate) {
   float t_near, t_far, t_first, t_last;

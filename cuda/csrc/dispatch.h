@@ -119,8 +119,6 @@ struct GridJob {
              size, width_, dense} {}
 };
 
-// Contiguous inputs of the ray marcher, its zeroed outputs (kept samples first in each ray's row) and the grid
-// description its per-ray arithmetic reads.
 // The box around a grid's occupied cells in the scene's coordinates, [2, 3] (lo, hi; lo > hi when none is), on the
 // grid's device. Cells are indexed x, y, z (x slowest), as march_ray reads them. On the CPU one pass over the cells;
 // on a GPU three reductions (no synchronisation).
@@ -162,6 +160,8 @@ inline torch::Tensor occupied_box(const torch::Tensor& occupied, const torch::Te
   return (box[0] + cells / static_cast<double>(r) * (box[1] - box[0])).contiguous();
 }
 
+// Contiguous inputs of the ray marcher, its zeroed outputs (kept samples first in each ray's row) and the grid
+// description its per-ray arithmetic reads.
 struct MarchJob {
   torch::Tensor origins, directions, occupied, box, occupied_bounds, t_starts, t_ends, valid, candidate;
   int64_t rays;

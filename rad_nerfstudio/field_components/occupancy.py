@@ -52,6 +52,7 @@ class MaxOccupancyGrid(nn.Module):
 
     density: Tensor
     aabb: Tensor
+    updates: Tensor
 
     def __init__(self, config: OccupancyGridConfig, aabb: Float[Tensor, "2 3"]) -> None:
         super().__init__()
