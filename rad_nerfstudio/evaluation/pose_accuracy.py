@@ -13,6 +13,7 @@ from rad_nerfstudio.errors import InputFileError
 from rad_nerfstudio.evaluation.process_scores import (
     head_frame_change,
     head_to_camera_rotations,
+    nearest_rotation,
     rotation_errors_deg,
     split_frames,
 )
@@ -40,8 +41,7 @@ def head_turns_deg(
     """Each frame's yaw, pitch and roll (``AXES``, degrees) away from the truth's mean pose, of the truth and of the
     estimate once its head frame is matched to the truth's."""
     matched = estimate @ head_frame_change(truth, estimate).T
-    u, _, vt = np.linalg.svd(truth.sum(0))
-    rest = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt  # the chordal mean rotation
+    rest = nearest_rotation(truth.sum(0))  # the truth's chordal mean
 
     def turns(rotations: np.ndarray) -> np.ndarray:
         return Rotation.from_matrix(rotations @ rest.T).as_euler("YXZ", degrees=True)

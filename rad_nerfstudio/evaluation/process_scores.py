@@ -14,13 +14,18 @@ from rad_nerfstudio.constants import PARSING_CLASSES
 from rad_nerfstudio.io.layout import read_parsing_labels
 
 
+def nearest_rotation(matrix: Float[np.ndarray, "3 3"]) -> Float[np.ndarray, "3 3"]:
+    """The rotation closest to ``matrix`` (Frobenius norm): of a sum of rotations, their chordal mean."""
+    u, _, vt = np.linalg.svd(matrix)
+    return u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
+
+
 def head_frame_change(
     truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]
 ) -> Float[np.ndarray, "3 3"]:
     """The one fixed rotation ``F`` with ``estimate ~ truth @ F`` (least squares): the estimate's head frame in the
     truth's. A head frame is a convention: only the poses relative to it can be compared."""
-    u, _, vt = np.linalg.svd(np.einsum("nji,njk->ik", truth, estimate))
-    return u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+    return nearest_rotation(np.einsum("nji,njk->ik", truth, estimate))
 
 
 def rotation_errors_deg(truth: Float[np.ndarray, "n 3 3"], estimate: Float[np.ndarray, "n 3 3"]) -> np.ndarray:
