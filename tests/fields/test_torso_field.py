@@ -46,12 +46,19 @@ def test_the_pose_moves_the_torso_once_deformation_is_learned():
 
 
 def test_one_pose_row_for_a_whole_frame_gives_the_per_pixel_result():
-    """A whole frame's render passes its pose and frame once: the same output as the pose on every pixel."""
+    """A whole frame's render passes its pose and frame once: the same output as the pose on every pixel.
+
+    The two evaluate the first layer in a different order, so the offsets differ by float32 rounding (up to 3e-6 over
+    300 seeds, at offsets of several units from these random weights) and the rough random table turns that into up to
+    5e-5 in colour and alpha.
+    """
+    torch.manual_seed(0)
     field = _trained_looking_field(num_frames=3)
     pixels = torch.rand(40, 2) * 2 - 1
     pose = torch.randn(1, 12)
     once = field(pixels, pose, torch.tensor([2]))
     per_pixel = field(pixels, pose.expand(40, 12), torch.full((40,), 2))
     assert once["offset"].abs().max() > 1e-3, "the deformation is not trivially zero"
-    for key in ("rgb", "alpha", "offset"):
-        assert torch.allclose(once[key], per_pixel[key], atol=1e-5), key
+    assert torch.allclose(once["offset"], per_pixel["offset"], atol=1e-5)
+    for key in ("rgb", "alpha"):
+        assert torch.allclose(once[key], per_pixel[key], atol=2e-4), key
