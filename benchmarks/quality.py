@@ -16,7 +16,8 @@ rad-sample's looks ``rad-render`` driven by ``raw/novel_speech.wav`` and ``rad-e
 Writes ``quality.md`` (the table: the mean of the repeats with their range), ``quality.json`` (every run) and
 ``quality.png`` (bars) into the output folder; every run's files stay beside them. A ``--label`` other than
 ``default`` is added to every file name (``quality_LABEL.md``, ``eval/photo-er-nerf-small_LABEL.json``; repeats add
-``-run2``, ...), so runs with other settings can share the output folder and its datasets.
+``-run2``, ... and train with seeds 42, 1, 2, ...), so runs with other settings can share the output folder and its
+datasets.
 """
 
 from __future__ import annotations
@@ -90,7 +91,13 @@ def _suffix(label: str) -> str:
     return "" if label == "default" else f"_{label}"
 
 
-def score(look: str, method: str, data: Path, root: Path, label: str, train_args: List[str]) -> Dict:
+def repeat_seed(repeat: int) -> int:
+    """The seed of a configuration's ``repeat``-th run (from 0): nerfstudio's default 42, then 1, 2, ... (the notes'
+    "seed 42 / seed 1"), so that the runs' spread covers the seed, not only the machine's float order."""
+    return 42 if repeat == 0 else repeat
+
+
+def score(look: str, method: str, data: Path, root: Path, label: str, seed: int, train_args: List[str]) -> Dict:
     """Train, evaluate, render novel speech and score it; the row of the table."""
     name = f"{look}-{method}{_suffix(label)}"
     runs, evals = root / "runs", root / "eval"
@@ -99,7 +106,9 @@ def score(look: str, method: str, data: Path, root: Path, label: str, train_args
     ablation_path, video = evals / f"{name}_audio_ablation.json", root / "renders" / f"{name}_novel_speech.mp4"
     ablation = [sys.executable, str(Path(__file__).parent / "audio_ablation.py")]
     steps = {
-        "train": ns_train_command(method, data, runs, "--timestamp", label, *lpips_flags(), *train_args),
+        "train": ns_train_command(
+            method, data, runs, "--timestamp", label, "--machine.seed", str(seed), *lpips_flags(), *train_args
+        ),
         "eval": [str(BIN / "rad-eval"), "--load-config", config, "--output-path", metrics_path],
         "audio_ablation": [*ablation, "--load-config", config, "--output", ablation_path],
     }
@@ -117,6 +126,7 @@ def score(look: str, method: str, data: Path, root: Path, label: str, train_args
         "look": look,
         "method": method,
         "label": label,
+        "seed": seed,
         **{key: metrics.get(key) for key in keys},
         "novel_mouth_r": novel.get("r"),
         "lips_tight_true": shuffle["true"]["lips_tight_psnr"],
@@ -197,7 +207,9 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, default=Path("benchmarks/results/quality"))
     parser.add_argument("--datasets", "--looks", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--methods", nargs="+", default=["rad-nerf-small", "er-nerf-small"])
-    parser.add_argument("--repeats", type=int, default=2, help="runs of each configuration (their spread is shown)")
+    parser.add_argument(
+        "--repeats", type=int, default=2, help="runs of each configuration, seeds 42, 1, 2, ... (their spread is shown)"
+    )
     parser.add_argument("--label", default="default", help="names the runs and the table")
     parser.add_argument("--jobs", type=int, default=1, help="runs side by side (each on one thread when > 1)")
     parser.add_argument("--train-args", nargs=argparse.REMAINDER, default=[], help="extra ns-train arguments")
@@ -208,9 +220,12 @@ def main() -> None:
         ENV.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     labels = [args.label if k == 0 else f"{args.label}-run{k + 1}" for k in range(max(1, args.repeats))]
     data = {name: make_dataset(name, root) for name in args.datasets}
-    tasks = [(name, method, run) for name in args.datasets for method in args.methods for run in labels]
+    tasks = [(name, method, k) for name in args.datasets for method in args.methods for k in range(len(labels))]
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        futures = [pool.submit(score, name, m, data[name], root, run, args.train_args) for name, m, run in tasks]
+        futures = [
+            pool.submit(score, name, m, data[name], root, labels[k], repeat_seed(k), args.train_args)
+            for name, m, k in tasks
+        ]
         rows = [future.result() for future in futures]
     for row in rows:
         print(json.dumps(row, indent=1), flush=True)
