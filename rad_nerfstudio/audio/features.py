@@ -108,7 +108,7 @@ def _compute(root: Path, name: str, audio: DatasetAudio | None, fps: float) -> A
         raise DatasetError(root / AUDIO_FILE, f"does not exist, and '{name}' audio features are computed from it")
     extractor = make_extractor(name)
     cache = root / CACHE_FILES[name]
-    record = cache_record(audio.path, name, {**extractor.settings, "fps": fps})
+    record = cache_record(audio.path, name, {**extractor.settings, "fps": fps, "window_edges": "repeated"})
     if cache.exists():
         reason = stale_reason(cache, record)
         cached = read_cache(cache) if reason is None else None

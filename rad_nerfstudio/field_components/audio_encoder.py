@@ -11,7 +11,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from rad_nerfstudio.audio.windows import neighbour_indices, windows_at
+from rad_nerfstudio.audio.windows import neighbour_indices
 
 WINDOW = 16
 NEIGHBOURS = 8
@@ -83,7 +83,7 @@ class AudioEncoder(nn.Module):
         if self.attention is None:
             index = index[:, NEIGHBOURS // 2]
         needed, inverse = index.unique(return_inverse=True)
-        codes = self.net(windows_at(windows, needed))[inverse]
+        codes = self.net(windows[needed])[inverse]
         return codes if self.attention is None else self.attention(codes)
 
 

@@ -18,7 +18,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from rad_nerfstudio.audio.windows import WINDOW, neighbour_indices, windows_at
+from rad_nerfstudio.audio.windows import WINDOW, neighbour_windows
 from rad_nerfstudio.evaluation.mouth_shape import pearson_r
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder
 
@@ -57,9 +57,8 @@ class RidgeMouthEncoder(nn.Module):
     def features(
         self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
     ) -> Float[Tensor, "n features"]:
-        """Time-pooled windows of the frames around each centre (zeros beyond the track), flattened."""
-        index = neighbour_indices(centres, windows.shape[0], 2 * self.context + 1)
-        context = windows_at(windows, index)  # [n, 2c+1, 16, C]
+        """Time-pooled windows of the frames around each centre (the edge windows beyond the track), flattened."""
+        context = neighbour_windows(windows, centres, 2 * self.context + 1)  # [n, 2c+1, 16, C]
         pooled = context.reshape(*context.shape[:2], self.bins, WINDOW // self.bins, -1).mean(3)
         return pooled.reshape(centres.shape[0], -1)
 

@@ -122,12 +122,12 @@ def test_pretrained_extractor_offline_says_what_to_download(monkeypatch):
     assert "--audio-features mel" in message
 
 
-def test_windows_are_centred_on_each_frame_and_zero_padded_at_the_edges():
+def test_windows_are_centred_on_each_frame_and_repeat_the_edge_rows_beyond_the_ends():
     features = torch.arange(1, 41, dtype=torch.float32)[:, None].repeat(1, 3)  # 40 rows at 50 Hz = 20 frames
     windows = frame_windows(features, num_frames=20)
     assert windows.shape == (20, 16, 3)
-    assert torch.equal(windows[0, :8], torch.zeros(8, 3))  # rows -8..-1 do not exist
+    assert torch.equal(windows[0, :8], torch.ones(8, 3))  # rows -8..-1 do not exist: the first row again
     assert torch.equal(windows[0, 8:, 0], torch.arange(1, 9, dtype=torch.float32))
     assert torch.equal(windows[10, :, 0], torch.arange(13, 29, dtype=torch.float32))  # rows 12..27
     assert torch.equal(windows[19, :10, 0], torch.arange(31, 41, dtype=torch.float32))  # rows 30..39
-    assert torch.equal(windows[19, 10:], torch.zeros(6, 3))  # rows 40..45 are past the end
+    assert torch.equal(windows[19, 10:], torch.full((6, 3), 40.0))  # rows 40..45 are past the end: the last row

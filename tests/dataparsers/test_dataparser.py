@@ -132,16 +132,16 @@ def test_background_can_be_an_image_of_another_size(dataset, tmp_path):
     assert tables.background.shape == (96, 96, 3) and tables.background[0, 0].tolist() == [30, 20, 10]
 
 
-def test_audio_context_gathers_eight_neighbouring_windows_with_zeros_beyond_the_track(dataset):
+def test_audio_context_gathers_eight_neighbouring_windows_with_the_edge_windows_beyond_the_track(dataset):
     tables = _parse(dataset)[0].metadata[PORTRAIT_METADATA_KEY]
     from rad_nerfstudio.audio.windows import neighbour_windows
 
-    context = neighbour_windows(tables.audio_windows, tables.audio_index[torch.tensor([0, 50, 99])])
+    track = tables.audio_windows
+    context = neighbour_windows(track, tables.audio_index[torch.tensor([0, 50, 99])])
     assert context.shape == (3, 8, 16, tables.audio_dim)
-    assert torch.equal(context[0, :4], torch.zeros_like(context[0, :4]))  # frames -4..-1
-    assert torch.equal(context[0, 4], tables.audio_windows[0])
-    assert torch.equal(context[1], tables.audio_windows[46:54])
-    assert torch.equal(context[2, 7], torch.zeros_like(context[2, 7]))  # frame 103 is past the end
+    assert torch.equal(context[0, :5], track[0].expand(5, -1, -1))  # frames -4..-1 are the first window again
+    assert torch.equal(context[1], track[46:54])
+    assert torch.equal(context[2, 5:], track[-1].expand(3, -1, -1))  # frames 100..102 are past the end
 
 
 def test_the_dataparser_is_registered_with_nerfstudio():

@@ -47,7 +47,7 @@ def test_encoding_a_track_once_per_window_matches_the_per_frame_context(use_atte
     torch.manual_seed(0)
     encoder = AudioEncoder(in_dim=8, code_dim=16, use_attention=use_attention)
     track = torch.randn(20, 16, 8, requires_grad=True)
-    centres = torch.tensor([0, 1, 2, 10, 11, 18, 19, 10])  # both ends (zero windows) and a repeat
+    centres = torch.tensor([0, 1, 2, 10, 11, 18, 19, 10])  # both ends (edge windows beyond) and a repeat
     per_frame = encoder(neighbour_windows(track, centres))
     per_window = encoder.encode_track(track, centres)
     assert torch.allclose(per_window, per_frame, atol=1e-6)

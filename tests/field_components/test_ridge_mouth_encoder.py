@@ -19,14 +19,16 @@ def _track(frames: int = 300, channels: int = 8, seed: int = 0):
     return windows, targets + 0.05 * torch.randn(frames, 2, generator=generator)
 
 
-def test_features_pool_each_neighbouring_window_and_are_zero_beyond_the_track():
+def test_features_pool_each_neighbouring_window_and_repeat_the_edge_window_beyond_the_track():
     encoder = RidgeMouthEncoder(in_dim=3, context=1, bins=4)
     windows = torch.arange(5 * 16 * 3, dtype=torch.float32).reshape(5, 16, 3)
     features = encoder.features(windows, torch.tensor([0, 2]))
     assert features.shape == (2, 3 * 4 * 3)
     first = features[0].reshape(3, 4, 3)
-    assert torch.equal(first[0], torch.zeros(4, 3))  # frame -1 lies before the track
+    assert torch.allclose(first[0], windows[0].reshape(4, 4, 3).mean(1))  # frame -1 lies before: frame 0 again
     assert torch.allclose(first[1], windows[0].reshape(4, 4, 3).mean(1))
+    last = encoder.features(windows, torch.tensor([4]))[0].reshape(3, 4, 3)
+    assert torch.allclose(last[2], windows[4].reshape(4, 4, 3).mean(1))  # frame 5 lies past the end: frame 4 again
     assert torch.allclose(features[1].reshape(3, 4, 3)[2], windows[3].reshape(4, 4, 3).mean(1))
 
 
