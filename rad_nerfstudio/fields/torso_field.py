@@ -64,6 +64,7 @@ class TorsoField(nn.Module):
         )
         self.latents = nn.Embedding(num_frames, config.latent_dim)
         nn.init.zeros_(self.latents.weight)
+        self.register_buffer("untrained", torch.zeros(num_frames, dtype=torch.bool), persistent=False)
         self.pose_encoder = pose_encoder
         pose_dim = pose_encoder.output_dim if pose_encoder is not None else config.pose_dim
         self.deform = MLP(
@@ -93,7 +94,7 @@ class TorsoField(nn.Module):
     ) -> Dict[str, Tensor]:
         """``rgb`` ``[n, 3]``, ``alpha`` ``[n, 1]`` and the deformation ``offset`` ``[n, 2]``. ``rows`` is ``n``, or 1:
         one pose and frame for all the pixels (a whole frame), whose frame-only terms are then evaluated once."""
-        latent = self.latents(frame_idx.reshape(-1))
+        latent = self.frame_latents(frame_idx.reshape(-1))
         if self.pose_encoder is not None:
             pose = self.pose_encoder(pose)
         if pose.shape[0] == 1 and pixels.shape[0] > 1:
@@ -104,6 +105,19 @@ class TorsoField(nn.Module):
         features = self.grid(((pixels + offset) + 1.0) / 2.0)
         out = torch.sigmoid(self.color(torch.cat([features, latent], dim=-1)).float())
         return {"rgb": out[:, :3], "alpha": out[:, 3:], "offset": offset}
+
+    def mark_trained(self, rows: Int[Tensor, " k"]) -> None:
+        """The frames that training rays reach; the others (held-out frames) read these frames' mean latent."""
+        self.untrained.fill_(True)
+        self.untrained[rows.to(self.untrained.device)] = False
+
+    def frame_latents(self, frame_idx: Int[Tensor, " rows"]) -> Float[Tensor, "rows latent"]:
+        """Each frame's latent; the trained frames' mean for a frame marked untrained. Its own latent never moved from
+        zero, which is not where the trained ones lie: on held-out frames the torso came out shifted (the real clip's
+        validation PSNR 28.81 -> 29.55 dB and 29.33 -> 29.66 with the mean, the issue notes have the probe)."""
+        trained = (~self.untrained).to(self.latents.weight.dtype)[:, None]
+        mean = (self.latents.weight * trained).sum(0) / trained.sum().clamp_min(1.0)  # no branch: compiles whole
+        return torch.where(self.untrained[frame_idx][:, None], mean, self.latents(frame_idx))
 
     def _deform_one_frame(
         self, pixels: Float[Tensor, "n 2"], frame_inputs: Float[Tensor, "1 frame_dim"]

@@ -132,6 +132,7 @@ class PortraitModel(Model):
         torso_config = replace(self.config.torso, grid=preset_grid(self.config.grid_preset, self.config.torso.grid))
         self.head = self.make_head_field(tables.num_frames)
         self.torso = TorsoField(torso_config, tables.num_frames, self.make_pose_encoder())
+        self.torso.mark_trained(self.train_rows)
         self.pose_correction = HeadPoseCorrection(
             self.config.camera_optimizer, tables.num_frames, self.config.pose_smoothness_mult
         )

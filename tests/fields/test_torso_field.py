@@ -62,3 +62,30 @@ def test_one_pose_row_for_a_whole_frame_gives_the_per_pixel_result():
     assert torch.allclose(once["offset"], per_pixel["offset"], atol=1e-5)
     for key in ("rgb", "alpha"):
         assert torch.allclose(once[key], per_pixel[key], atol=2e-4), key
+
+
+def test_frames_marked_untrained_read_the_trained_frames_mean_latent():
+    """A held-out frame's own latent never leaves zero; it reads the mean of the frames that training reaches."""
+    field = _trained_looking_field(num_frames=4)
+    pixels = torch.rand(30, 2) * 2 - 1
+    pose = torch.randn(1, 12)
+    before = {row: field(pixels, pose, torch.tensor([row])) for row in range(4)}
+    field.mark_trained(torch.tensor([0, 1, 2]))
+    weight = field.latents.weight
+    assert torch.equal(field.frame_latents(torch.tensor([0, 3])), torch.stack([weight[0], weight[:3].mean(0)]))
+    for row in (0, 1, 2):  # trained frames are untouched
+        assert torch.equal(field(pixels, pose, torch.tensor([row]))["rgb"], before[row]["rgb"])
+    held_out = field(pixels, pose, torch.tensor([3]))["rgb"]
+    assert not torch.allclose(held_out, before[3]["rgb"])
+    with torch.no_grad():
+        weight[3] = weight[:3].mean(0)  # what the untrained frame now reads
+    field.mark_trained(torch.arange(4))
+    assert torch.allclose(field(pixels, pose, torch.tensor([3]))["rgb"], held_out, atol=1e-6)
+    (field(pixels, pose.expand(30, 12), torch.full((30,), 1))["rgb"].sum()).backward()
+    assert weight.grad is not None and weight.grad[1].abs().sum() > 0, "a trained frame's latent learns"
+
+
+def test_a_fresh_field_treats_every_frame_as_trained():
+    field = _trained_looking_field(num_frames=3)
+    rows = torch.tensor([0, 2, 1])
+    assert torch.equal(field.frame_latents(rows), field.latents.weight[rows])

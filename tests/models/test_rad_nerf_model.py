@@ -308,3 +308,8 @@ def test_the_study_grid_preset_widens_every_table(parts):
         table = study.get_submodule(name).table
         assert table.shape[-1] == 2 and table.shape[-2] == 2**16, name
     assert sum(p.numel() for p in study.parameters()) > sum(p.numel() for p in small.parameters())
+
+
+def test_the_held_out_frames_torso_reads_the_training_frames_mean_latent(parts):
+    _, model = parts
+    assert bool(model.torso.untrained[model.val_rows].all()) and not bool(model.torso.untrained[model.train_rows].any())
