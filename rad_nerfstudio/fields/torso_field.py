@@ -51,6 +51,9 @@ class PoseEncoder(Protocol):
 class TorsoField(nn.Module):
     """Colour and alpha of the torso at pixel coordinates in [-1, 1]^2 under a head pose."""
 
+    untrained: Tensor
+    """Per frame: whether no training ray reaches it (``mark_trained``)."""
+
     def __init__(self, config: TorsoFieldConfig, num_frames: int, pose_encoder: PoseEncoder | None = None) -> None:
         """``pose_encoder`` maps the flattened 3x4 pose to the deformation's pose input (None: the raw pose)."""
         super().__init__()
