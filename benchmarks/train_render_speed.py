@@ -12,10 +12,12 @@ turn: ms per frame (best of ``--repeats``), frames per second, the speed-up (bes
 each round's ratio: a round renders on both paths back to back, so a drifting machine speed cancels), head-field
 samples per ray, and the PSNR between the two paths' images. The fused path renders with compiled fields.
 
-Without ``--data`` a 160 px, 4 s ``rad-sample`` dataset is generated first. All models read the same batches from
-the talking-portrait data manager. nerfacto builds torchmetrics' LPIPS (an AlexNet download) when it is created,
-and the portrait models build LPIPS for their lips stage; LPIPS takes no part in the timed steps or renders, so an
-inert stand-in / the random trunk replace it here to run offline.
+Without ``--data`` a 160 px, 4 s ``rad-sample`` dataset is generated first. The steps timed here are a new model's
+first, on the data manager's default rays; ``training_step_speed.py`` times ``ns-train``'s own iterations of a
+trained-in model (the methods' face-focused rays, an occupancy grid shrunk to the head, the callbacks). All models
+read the same batches from the talking-portrait data manager. nerfacto builds torchmetrics' LPIPS (an AlexNet
+download) when it is created, and the portrait models build LPIPS for their lips stage; LPIPS takes no part in the
+timed steps or renders, so an inert stand-in / the random trunk replace it here to run offline.
 """
 
 from __future__ import annotations

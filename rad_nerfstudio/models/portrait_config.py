@@ -79,6 +79,12 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     head_mask_loss_mult: float = 0.0
     """Binary cross-entropy between the head's accumulated opacity and the frame's head parsing (head stages; needs
     the dataset's parsing images): no see-through eyes or mouth, no floaters beside the head. 0: off (the anchors)."""
+    train_until_opaque: bool = True
+    """Training rays use only their samples in front of the point where they turn opaque (transmittance below 1e-4,
+    found without gradients a few samples at a time), where the fused kernels serve: the samples behind, about 70 %
+    of a face ray's once the skin has formed, change its colour by less than 1e-4 and take as little part in the
+    gradients, but cost as much as the others (renders stop there too). The torso stage, whose head takes no
+    gradient, evaluates every sample. False: every marched sample in training."""
     jitter_samples: bool = False
     """Shift each training ray's samples by a random fraction of the marching step (no fixed-depth aliasing)."""
     distortion_loss_mult: float = 0.0
@@ -109,7 +115,8 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     the last where they end) at which every training frame's pose is fitted to its pixels with the field frozen and
     folded into its trained correction (``PortraitPipeline``, ``evaluation.pose_alignment``), a block step that the
     joint refinement, a few rays per frame per step, does not make. 0: the joint refinement alone."""
-    older_runs_values: ClassVar[Dict[str, Any]] = {"torso_pose": "refined"}  # what runs before the field did
+    # what runs before these fields did
+    older_runs_values: ClassVar[Dict[str, Any]] = {"torso_pose": "refined", "train_until_opaque": False}
 
     torso_pose: Literal["given", "refined"] = "given"
     """With the pose refinement on, the head pose that conditions the torso: each frame's as given (the body moves with

@@ -59,7 +59,11 @@ from rad_nerfstudio.model_components.audio_mouth import (
     standardised_mouth,
 )
 from rad_nerfstudio.model_components.compositing import over, render_samples
-from rad_nerfstudio.model_components.early_stop_compositing import OPAQUE, composite_until_opaque
+from rad_nerfstudio.model_components.early_stop_compositing import (
+    OPAQUE,
+    composite_until_opaque,
+    samples_until_opaque,
+)
 from rad_nerfstudio.model_components.ema import ParameterEMA
 from rad_nerfstudio.model_components.head_pose_correction import HeadPoseCorrection, compose, correct_rays
 from rad_nerfstudio.model_components.image_rays import image_rays
@@ -406,19 +410,29 @@ class PortraitModel(Model):
             shift = (torch.rand(t_starts.shape[0], 1, device=t_starts.device) - 0.5) * (t_ends - t_starts)
             t_starts, t_ends = t_starts + shift, t_ends + shift
 
-        def fields(ray_id: Tensor, sample_id: Tensor) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
-            """The head field at the given samples: density [n], rgb [n, 3], maps [n]."""
+        def positions_and_condition(ray_id: Tensor, sample_id: Tensor) -> Tuple[Tensor, Tensor]:
+            """Normalised positions [n, 3] of the given samples and the audio condition [n, code] there."""
             t_mid = (t_starts[ray_id, sample_id] + t_ends[ray_id, sample_id]) / 2
             positions = self._normalise(origins[ray_id] + t_mid[:, None] * directions[ray_id])
+            return positions, codes[ray_id] * self.audio_gate(positions)
+
+        def fields(ray_id: Tensor, sample_id: Tensor) -> Tuple[Tensor, Tensor, Dict[str, Tensor]]:
+            """The head field at the given samples: density [n], rgb [n, 3], maps [n]."""
+            positions, condition = positions_and_condition(ray_id, sample_id)
             rotations = poses.reshape(-1, 3, 4)[:, :, :3].reshape(-1, 9)[ray_id] if self.head.pose_dim else None
-            condition = codes[ray_id] * self.audio_gate(positions)
             out = self.head(positions, directions[ray_id], condition, eye[ray_id], rows[ray_id], rotations)
             return out["density"][:, 0], out["rgb"], {key: out[key].abs().sum(-1) for key in self.head.map_keys}
+
+        def density_at(ray_id: Tensor, sample_id: Tensor) -> Tensor:
+            positions, condition = positions_and_condition(ray_id, sample_id)
+            return self.head.density(positions, condition, eye[ray_id])
 
         if not self.training and not torch.is_grad_enabled():  # renders: stop each ray once it is opaque
             rendered = composite_until_opaque(valid, t_starts, t_ends, fields, self.head.map_keys)
             if rendered is not None:
                 return rendered
+        elif self.training and torch.is_grad_enabled() and self._trains_until_opaque(valid.device):
+            valid = valid & samples_until_opaque(valid, t_starts, t_ends, density_at)  # what is behind takes no part
         ray_id, sample_id = valid.nonzero(as_tuple=True)
         n_rays, k = valid.shape
         density = torch.zeros(n_rays, k, device=valid.device)
@@ -435,6 +449,12 @@ class PortraitModel(Model):
         if self.training and self.config.distortion_loss_mult > 0:
             rendered["distortion"] = marched_distortion_loss(weights, t_starts, t_ends)
         return rendered
+
+    def _trains_until_opaque(self, device: torch.device) -> bool:
+        """Whether training rays stop at their opaque point: where asked and the fused kernels serve (on the torch
+        path the density pass that finds the point costs more than the samples behind it: ``er-nerf-small`` 43.6 ->
+        44.8 ms an iteration, ``benchmarks/training_step_speed.py``)."""
+        return self.config.train_until_opaque and kernels_for(device) is not None
 
     @staticmethod
     def _plate(plate: Tensor, pixels: Tensor) -> Tensor:
