@@ -10,7 +10,8 @@ Every portrait model runs twice, on the fused kernels (``cuda/``) and on their t
 ``--trained``: also render trained runs (their first validation frame, ``--render-size`` px wide) on both paths in
 turn: ms per frame (best of ``--repeats``), frames per second, the speed-up (best against best, and the median of
 each round's ratio: a round renders on both paths back to back, so a drifting machine speed cancels), head-field
-samples per ray, and the PSNR between the two paths' images. The fused path renders with compiled fields.
+samples per ray, and the PSNR between the two paths' images. The fused path renders as ``rad-render`` does: with
+compiled fields and, where the processor multiplies bfloat16 matrices itself, bfloat16 MLPs (``--mlp-precision``).
 
 Without ``--data`` a 160 px, 4 s ``rad-sample`` dataset is generated first. The steps timed here are a new model's
 first, on the data manager's default rays; ``training_step_speed.py`` times ``ns-train``'s own iterations of a
@@ -132,13 +133,15 @@ def _time_models(configs: dict, manager, steps: int, warmup: int) -> list[dict]:
     ]
 
 
-def _time_trained_render(config_path: Path, size: int, repeats: int, compile_fields: bool) -> dict:
+def _time_trained_render(config_path: Path, size: int, repeats: int, compile_fields: bool, precision: str) -> dict:
     """A trained run's first validation frame rendered ``size`` px wide on each path in turn (the best of
     ``repeats`` each): ms per frame, head-field samples per ray, and the PSNR between the two paths' images. The
-    fused path renders with compiled fields (as ``rad-render`` does) unless ``compile_fields`` is False."""
+    fused path renders with compiled fields (as ``rad-render`` does) unless ``compile_fields`` is False, and its MLPs
+    at ``precision`` (``rad-render --mlp-precision``; the torch path is float32 whatever it says)."""
     from rad_nerfstudio.cuda.kernels import fused
 
     from rad_nerfstudio.model_components.compiled_fields import compiled_fields
+    from rad_nerfstudio.model_components.mlp_precision import bfloat16_mlps, wants_bfloat16
     from rad_nerfstudio.render.trained_run import load_trained_run
 
     run = load_trained_run(config_path)
@@ -151,7 +154,13 @@ def _time_trained_render(config_path: Path, size: int, repeats: int, compile_fie
     seconds: dict[str, list[float]] = {"fused": [], "torch": []}
     images: dict[str, torch.Tensor] = {}
     counts: dict[str, int] = {}
-    with torch.no_grad(), model.render_weights(), compiled_fields(model, compile_fields):
+    bfloat16 = wants_bfloat16(precision)  # type: ignore[arg-type]
+    with (
+        torch.no_grad(),
+        model.render_weights(),
+        compiled_fields(model, compile_fields),
+        bfloat16_mlps(model, bfloat16),
+    ):
         for repeat in range(repeats + 1):  # the first round builds the kernels, compiles and warms the caches
             for path in ("fused", "torch"):
                 samples.clear()
@@ -170,6 +179,7 @@ def _time_trained_render(config_path: Path, size: int, repeats: int, compile_fie
     return {
         "run": str(config_path),
         "resolution": f"{int(camera.width[0])}x{int(camera.height[0])}",
+        "fused_mlps": "bfloat16" if bfloat16 else "float32",
         "ms_per_frame_fused": round(fused_ms, 1),
         "ms_per_frame_torch": round(torch_ms, 1),
         "fps_fused": round(1000 / fused_ms, 2),
@@ -195,6 +205,12 @@ def main() -> None:
     parser.add_argument(
         "--no-compile", dest="compile", action="store_false", help="the fused path's renders with eager fields"
     )
+    parser.add_argument(
+        "--mlp-precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="the fused path's MLPs in renders (rad-render's option; auto: bfloat16 where the CPU has the units)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     from rad_nerfstudio.io.atomic import write_text_atomic
@@ -203,7 +219,10 @@ def main() -> None:
     if not args.skip_training:
         result.update(_training_table(args))
     if args.trained:
-        renders = [_time_trained_render(path, args.render_size, args.repeats, args.compile) for path in args.trained]
+        renders = [
+            _time_trained_render(path, args.render_size, args.repeats, args.compile, args.mlp_precision)
+            for path in args.trained
+        ]
         result["trained_renders"] = renders
         print(f"trained runs rendered {args.render_size} px wide, fused kernels vs torch path (best of {args.repeats})")
         print(f"{'run':<60}{'fused ms':>10}{'torch ms':>10}{'x':>7}{'x/round':>8}{'fps':>7}{'spr':>7}{'PSNR':>7}")

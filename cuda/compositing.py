@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any, Dict
 
 import torch
-from jaxtyping import Bool, Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 from .kernels import kernels_for
@@ -72,3 +72,27 @@ def fused_composite(
         density, rgb, t_starts, t_ends, valid, start.detach(), kernels
     )  # pyright: ignore[reportGeneralTypeIssues]
     return {"weights": weights, "rgb": colour, "accumulation": accumulation, "depth": depth, "transmittance": remaining}
+
+
+def fused_composite_packed_(
+    ray: Int[Tensor, " n"],
+    density: Float[Tensor, " n"],
+    rgb: Float[Tensor, "n 3"],
+    maps: Float[Tensor, "n c"],
+    t_starts: Float[Tensor, " n"],
+    t_ends: Float[Tensor, " n"],
+    transmittance: Float[Tensor, " rays"],
+    out: Float[Tensor, "rays 5+c"],
+) -> bool:
+    """One piece of an early-stopped render (no gradients) from packed samples grouped by ``ray`` (non-decreasing;
+    front to back within a ray): each ray composites its samples from ``transmittance``, adds its colour,
+    accumulation, depth and the weighted sum of each map to its row of ``out`` (r, g, b, accumulation, depth, maps)
+    and leaves its transmittance behind them in ``transmittance``, both in place. False when the kernel cannot serve
+    (off, not built, or not float32); its reference is ``early_stop_compositing.reference_composite_packed_``."""
+    if any(t.dtype != torch.float32 for t in (density, rgb, maps, t_starts, t_ends, transmittance, out)):
+        return False
+    kernels = kernels_for(density.device)
+    if kernels is None:
+        return False
+    kernels.composite_packed(ray, density, rgb, maps, t_starts, t_ends, transmittance, out)
+    return True

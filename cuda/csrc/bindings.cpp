@@ -10,4 +10,6 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("composite_forward", &composite_forward, "front-to-back alpha compositing from a starting transmittance");
   m.def("composite_backward", &composite_backward,
         "gradients of density and rgb (and of the sample bounds) of the compositing");
+  m.def("composite_packed", &composite_packed,
+        "one piece of an early-stopped render, packed samples grouped by ray: adds to out, updates transmittance");
 }

@@ -146,12 +146,15 @@ RAD_HD void box_span(const float* ro, const float* rd, const float* lo, const fl
   }
 }
 
+constexpr int kMarchBlock = 32;  // candidates whose cells are worked out together (a vectorisable loop)
+
 // At most max_samples samples of one ray in occupied cells, nearest first, written to the ray's row of
 // starts / ends / keep / candidate (which arrive zeroed): field_components.occupancy.MaxOccupancyGrid.reference_march.
 // candidate: each sample's index among the evenly spaced candidates (callers that need t differentiable in the
 // ray recompute it from this). Only the candidates inside the box around the occupied cells are looked up (one
 // more on each side, against rounding); their positions stay those of the whole box's span, so the kept samples are
-// the reference's.
+// the reference's. A block of candidates at a time: first every candidate's position and cell (the same arithmetic
+// per candidate, branch-free, so the compiler vectorises it), then the lookups in order.
 RAD_HD void march_ray(const float* ro, const float* rd, const MarchGrid& grid, float* starts, float* ends,
                       bool* keep, int64_t* candidate) {
   float t_near, t_far, t_first, t_last;
@@ -168,22 +171,36 @@ RAD_HD void march_ray(const float* ro, const float* rd, const MarchGrid& grid, f
   const int64_t below = static_cast<int64_t>(floorf((t_first - t_near) * per_t - 0.5f)) - 1;
   const int64_t above = static_cast<int64_t>(ceilf((t_last - t_near) * per_t - 0.5f)) + 1;
   const int64_t first = below < 0 ? 0 : below, last = above > grid.candidates - 1 ? grid.candidates - 1 : above;
+  const int32_t resolution = static_cast<int32_t>(grid.resolution);
+  const float lo[3] = {grid.lo[0], grid.lo[1], grid.lo[2]};
+  const float size[3] = {grid.hi[0] - grid.lo[0], grid.hi[1] - grid.lo[1], grid.hi[2] - grid.lo[2]};
+  const float o[3] = {ro[0], ro[1], ro[2]}, d[3] = {rd[0], rd[1], rd[2]};
+  float ts[kMarchBlock];
+  int32_t cell_of[kMarchBlock];  // -1: outside the box
   int64_t kept = 0;
-  for (int64_t c = first; c <= last && kept < grid.max_samples; ++c) {
-    const float t = t_near + ((static_cast<float>(c) + 0.5f) / count) * span;
-    int64_t cell = 0;
-    bool inside = true;
-    for (int a = 0; a < 3; ++a) {
-      const float unit = (ro[a] + t * rd[a] - grid.lo[a]) / (grid.hi[a] - grid.lo[a]);
-      inside = inside && unit >= 0.0f && unit < 1.0f;
-      cell = cell * grid.resolution + static_cast<int64_t>(fminf(fmaxf(unit, 0.0f), top) * cells);
+  for (int64_t block = first; block <= last && kept < grid.max_samples; block += kMarchBlock) {
+    const int n = static_cast<int>(last - block + 1 < kMarchBlock ? last - block + 1 : kMarchBlock);
+    for (int j = 0; j < n; ++j) {
+      const float t = t_near + ((static_cast<float>(block + j) + 0.5f) / count) * span;
+      int32_t cell = 0;
+      bool inside = true;
+      for (int a = 0; a < 3; ++a) {
+        const float unit = (o[a] + t * d[a] - lo[a]) / size[a];
+        inside = inside & (unit >= 0.0f) & (unit < 1.0f);
+        const float clamped = unit < top ? (unit > 0.0f ? unit : 0.0f) : top;  // inside: unit itself
+        cell = cell * resolution + static_cast<int32_t>(clamped * cells);
+      }
+      ts[j] = t;
+      cell_of[j] = inside ? cell : -1;
     }
-    if (!inside || !grid.occupied[cell]) continue;
-    starts[kept] = t - half;
-    ends[kept] = t + half;
-    keep[kept] = true;
-    candidate[kept] = c;
-    ++kept;
+    for (int j = 0; j < n && kept < grid.max_samples; ++j) {
+      if (cell_of[j] < 0 || !grid.occupied[cell_of[j]]) continue;
+      starts[kept] = ts[j] - half;
+      ends[kept] = ts[j] + half;
+      keep[kept] = true;
+      candidate[kept] = block + j;
+      ++kept;
+    }
   }
 }
 
@@ -213,6 +230,43 @@ RAD_HD void composite_ray(int64_t k, const float* sigma, const float* rgb, const
   out[3] = a;
   out[4] = d;
   out[5] = transmittance;
+}
+
+constexpr int kMaxPackedMaps = 8;  // per-sample maps that composite_packed_ray sums (the head fields have one or two)
+
+// One ray's samples of a piece of an early-stopped render, packed (samples begin..end-1, front to back): composited
+// from the ray's transmittance *t_io, which is left holding the transmittance behind them; their colour,
+// accumulation, depth and the weighted sum of each of the `channels` maps are added to out [5 + channels]. The
+// per-sample arithmetic is composite_ray's (all samples valid), its sums started at zero for the piece.
+RAD_HD void composite_packed_ray(int64_t begin, int64_t end, const float* sigma, const float* rgb, const float* maps,
+                                 int64_t channels, const float* t0, const float* t1, float* t_io, float* out) {
+  float transmittance = *t_io, r = 0.0f, g = 0.0f, b = 0.0f, a = 0.0f, d = 0.0f;
+  float m[kMaxPackedMaps] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  for (int64_t s = begin; s < end; ++s) {
+    const float alpha = sample_alpha(sigma[s], t0[s], t1[s], true);
+    const float weight = alpha * transmittance;
+    r += weight * rgb[3 * s];
+    g += weight * rgb[3 * s + 1];
+    b += weight * rgb[3 * s + 2];
+    a += weight;
+    d += weight * (t0[s] + t1[s]) / 2.0f;
+    for (int64_t c = 0; c < channels; ++c) m[c] += weight * maps[s * channels + c];
+    transmittance *= 1.0f - alpha + kCompositeEps;
+  }
+  out[0] += r;
+  out[1] += g;
+  out[2] += b;
+  out[3] += a;
+  out[4] += d;
+  for (int64_t c = 0; c < channels; ++c) out[5 + c] += m[c];
+  *t_io = transmittance;
+}
+
+// Where ray `ray[i]`'s samples end in a packed piece whose samples are grouped by ray (end of its run from i).
+RAD_HD int64_t packed_run_end(const int64_t* ray, int64_t i, int64_t n) {
+  int64_t end = i + 1;
+  while (end < n && ray[end] == ray[i]) ++end;
+  return end;
 }
 
 // Gradients of one ray's density and rgb from those of its weights (gw [k]) and of its rgb, accumulation and

@@ -61,6 +61,7 @@ inline void check_march(const torch::Tensor& origins, const torch::Tensor& direc
               "march_rays: origins and directions must be [rays, 3]");
   TORCH_CHECK(occupied.scalar_type() == torch::kBool && occupied.numel() == resolution * resolution * resolution,
               "march_rays: occupied must be a bool grid of resolution^3 cells");
+  TORCH_CHECK(resolution >= 1 && resolution <= 1024, "march_rays: an occupancy resolution in [1, 1024] (int32 cells)");
 }
 
 // Contiguous float32 inputs of a grid encoding and its sizes. `values`: the table [L, T, F] (forward) or the
@@ -214,6 +215,40 @@ struct CompositeInputs {
     t1 = t_ends.data_ptr<float>();
     t_in = start.data_ptr<float>();
     valid_ptr = valid.data_ptr<bool>();
+  }
+};
+
+// The packed compositing of one piece of an early-stopped render: its inputs (contiguous float32 samples, int64
+// ray of each sample, grouped by ray) and the per-ray state it updates in place (transmittance [R], out [R, 5 + C]).
+struct PackedComposite {
+  torch::Tensor ray, density, rgb, maps, t_starts, t_ends;
+  int64_t n, channels;
+
+  PackedComposite(const torch::Tensor& r, const torch::Tensor& d, const torch::Tensor& c, const torch::Tensor& m,
+                  const torch::Tensor& s, const torch::Tensor& e, const torch::Tensor& transmittance,
+                  const torch::Tensor& out)
+      : ray(r.contiguous()),
+        density(d.contiguous()),
+        rgb(c.contiguous()),
+        maps(m.contiguous()),
+        t_starts(s.contiguous()),
+        t_ends(e.contiguous()),
+        n(r.numel()),
+        channels(m.dim() == 2 ? m.size(1) : -1) {
+    TORCH_CHECK(ray.scalar_type() == torch::kInt64 && ray.dim() == 1, "composite_packed: ray must be int64 [n]");
+    for (const torch::Tensor* t :
+         std::initializer_list<const torch::Tensor*>{&density, &rgb, &maps, &t_starts, &t_ends, &transmittance, &out}) {
+      TORCH_CHECK(t->scalar_type() == torch::kFloat32, "composite_packed: float32 samples and outputs");
+    }
+    TORCH_CHECK(density.numel() == n && t_starts.numel() == n && t_ends.numel() == n && rgb.numel() == 3 * n,
+                "composite_packed: density, t_starts, t_ends [n] and rgb [n, 3]");
+    TORCH_CHECK(channels >= 0 && channels <= kMaxPackedMaps && maps.size(0) == n,
+                "composite_packed: maps must be [n, C] with C <= ", kMaxPackedMaps);
+    TORCH_CHECK(transmittance.dim() == 1 && transmittance.is_contiguous(),
+                "composite_packed: transmittance must be a contiguous [R] (updated in place)");
+    TORCH_CHECK(out.dim() == 2 && out.size(0) == transmittance.size(0) && out.size(1) == 5 + channels &&
+                    out.is_contiguous(),
+                "composite_packed: out must be a contiguous [R, 5 + C] (added to in place)");
   }
 };
 

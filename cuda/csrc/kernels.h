@@ -20,3 +20,5 @@ std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch:
                                               torch::Tensor density, torch::Tensor rgb, torch::Tensor t_starts,
                                               torch::Tensor t_ends, torch::Tensor valid, torch::Tensor start,
                                               bool bounds);
+void composite_packed(torch::Tensor ray, torch::Tensor density, torch::Tensor rgb, torch::Tensor maps,
+                      torch::Tensor t_starts, torch::Tensor t_ends, torch::Tensor transmittance, torch::Tensor out);

@@ -143,3 +143,27 @@ std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch:
   }
   return g.outputs();
 }
+
+void composite_packed(torch::Tensor ray, torch::Tensor density, torch::Tensor rgb, torch::Tensor maps,
+                      torch::Tensor t_starts, torch::Tensor t_ends, torch::Tensor transmittance, torch::Tensor out) {
+  check_cpu(density, "composite_packed");
+  check_cpu(transmittance, "composite_packed");
+  check_cpu(out, "composite_packed");
+  const rad::PackedComposite in(ray, density, rgb, maps, t_starts, t_ends, transmittance, out);
+  const int64_t* id = in.ray.data_ptr<int64_t>();
+  const int64_t rays = transmittance.size(0);
+  for (int64_t i = 0; i < in.n; ++i) {
+    TORCH_CHECK(id[i] >= 0 && id[i] < rays && (i == 0 || id[i] >= id[i - 1]),
+                "composite_packed: ray indices in [0, R), grouped (non-decreasing)");
+  }
+  const float *sigma = in.density.data_ptr<float>(), *colour = in.rgb.data_ptr<float>();
+  const float *m = in.maps.data_ptr<float>(), *t0 = in.t_starts.data_ptr<float>(), *t1 = in.t_ends.data_ptr<float>();
+  float *t_io = transmittance.data_ptr<float>(), *o = out.data_ptr<float>();
+  const int64_t width = 5 + in.channels;
+#pragma omp parallel for schedule(static)
+  for (int64_t i = 0; i < in.n; ++i) {
+    if (i > 0 && id[i] == id[i - 1]) continue;  // not the first sample of its ray's run
+    rad::composite_packed_ray(i, rad::packed_run_end(id, i, in.n), sigma, colour, m, in.channels, t0, t1,
+                              t_io + id[i], o + width * id[i]);
+  }
+}

@@ -71,6 +71,16 @@ __global__ void march_kernel(const float* origins, const float* directions, rad:
                  candidate + row);
 }
 
+// One thread per sample; the first of each ray's run composites the run.
+__global__ void composite_packed_kernel(int64_t n, const int64_t* ray, const float* sigma, const float* rgb,
+                                        const float* maps, int64_t channels, const float* t0, const float* t1,
+                                        float* t_io, float* out) {
+  const int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  if (i >= n || (i > 0 && ray[i] == ray[i - 1])) return;
+  rad::composite_packed_ray(i, rad::packed_run_end(ray, i, n), sigma, rgb, maps, channels, t0, t1, t_io + ray[i],
+                            out + (5 + channels) * ray[i]);
+}
+
 __global__ void composite_kernel(int64_t rays, int64_t k, const float* sigma, const float* rgb, const float* t0,
                                  const float* t1, const bool* valid, const float* t_in, float* weights,
                                  float* packed) {
@@ -173,4 +183,16 @@ std::vector<torch::Tensor> composite_backward(torch::Tensor grad_weights, torch:
         g.g_t0, g.g_t1);
   }
   return g.outputs();
+}
+
+void composite_packed(torch::Tensor ray, torch::Tensor density, torch::Tensor rgb, torch::Tensor maps,
+                      torch::Tensor t_starts, torch::Tensor t_ends, torch::Tensor transmittance, torch::Tensor out) {
+  check_cuda(density, "composite_packed");
+  const rad::PackedComposite in(ray, density, rgb, maps, t_starts, t_ends, transmittance, out);
+  if (in.n > 0) {  // the ray order is the caller's to keep (checked on the CPU; a check here would synchronise)
+    composite_packed_kernel<<<blocks_for(in.n), kThreads, 0, c10::cuda::getCurrentCUDAStream()>>>(
+        in.n, in.ray.data_ptr<int64_t>(), in.density.data_ptr<float>(), in.rgb.data_ptr<float>(),
+        in.maps.data_ptr<float>(), in.channels, in.t_starts.data_ptr<float>(), in.t_ends.data_ptr<float>(),
+        transmittance.data_ptr<float>(), out.data_ptr<float>());
+  }
 }

@@ -2,9 +2,10 @@
 front to back, and a ray leaves once its transmittance falls below a threshold, since nothing behind can show.
 
 ``composite_until_opaque`` renders that way (inference; the fused compositor carries each ray's transmittance from one
-piece to the next). ``samples_until_opaque`` finds, without gradients, which samples of training rays lie in front of
-that point, so that a training step evaluates (and backpropagates through) only those: after the first thousand
-steps about 70 % of a face ray's samples lie behind the opaque skin (``er-nerf-small`` on the bundled sample)."""
+piece to the next, each piece's samples packed). ``samples_until_opaque`` finds, without gradients, which samples of
+training rays lie in front of that point, so that a training step evaluates (and backpropagates through) only those:
+after the first thousand steps about 70 % of a face ray's samples lie behind the opaque skin (``er-nerf-small`` on
+the bundled sample)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
-from rad_nerfstudio.cuda.compositing import fused_composite  # pyright: ignore[reportMissingImports]
+from rad_nerfstudio.cuda.compositing import fused_composite_packed_  # pyright: ignore[reportMissingImports]
 from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
+from rad_nerfstudio.model_components.compositing import reference_render_samples
 
 SampleFields = Callable[[Int[Tensor, " n"], Int[Tensor, " n"]], Tuple[Tensor, Tensor, Dict[str, Tensor]]]
 """(ray ids, sample ids) -> density [n], rgb [n, 3] and per-sample maps [n] of those samples."""
@@ -43,37 +45,58 @@ def composite_until_opaque(
     tail: int = TAIL,
 ) -> Dict[str, Tensor] | None:
     """``render_samples``' rgb, accumulation and depth (and each map's weighted sum) of rays whose valid samples
-    come first in their rows (the fused marcher's layout); None when the fused kernels cannot serve."""
+    come first in their rows (the fused marcher's layout); None when the fused kernels cannot serve. Each piece's
+    samples stay packed (``fused_composite_packed_``: no padded rows; outputs and transmittances updated in place)."""
     n_rays = valid.shape[0]
     device = valid.device
     if kernels_for(device) is None or bool((valid[:, 1:] & ~valid[:, :-1]).any()):  # no kernels, or not that layout
         return None
-    out = {
-        "rgb": torch.zeros(n_rays, 3, device=device),
-        "accumulation": torch.zeros(n_rays, 1, device=device),
-        "depth": torch.zeros(n_rays, 1, device=device),
-        **{key: torch.zeros(n_rays, 1, device=device) for key in map_keys},
-    }
+    out = torch.zeros(n_rays, 5 + len(map_keys), device=device)  # r, g, b, accumulation, depth, each map
     transmittance = torch.ones(n_rays, device=device)
     for rays, span in _open_pieces(valid, transmittance, valid, piece, opaque, tail):
-        here = valid[rays, span]
-        ray_id, offset = here.nonzero(as_tuple=True)
-        density, rgb, maps = fields(rays[ray_id], offset + span.start)
-        size = here.shape[1]
-        dense_density = torch.zeros(rays.numel(), size, device=device).index_put((ray_id, offset), density)
-        dense_rgb = torch.zeros(rays.numel(), size, 3, device=device).index_put((ray_id, offset), rgb)
-        composited = fused_composite(
-            dense_density, dense_rgb, t_starts[rays, span], t_ends[rays, span], here, transmittance[rays]
+        ray_id, offset = valid[rays, span].nonzero(as_tuple=True)  # grouped by ray, front to back: row-major
+        ray, sample = rays[ray_id], offset + span.start
+        density, rgb, maps = fields(ray, sample)
+        stacked = (
+            torch.stack([maps[key].float() for key in map_keys], dim=-1) if map_keys else rgb.new_zeros(len(ray), 0)
         )
-        assert composited is not None
-        weights = composited["weights"]
-        for key in ("rgb", "accumulation", "depth"):
-            out[key].index_add_(0, rays, composited[key])
-        for key in map_keys:
-            dense_map = torch.zeros(rays.numel(), size, device=device).index_put((ray_id, offset), maps[key])
-            out[key].index_add_(0, rays, (weights * dense_map).sum(-1, keepdim=True))
-        transmittance[rays] = composited["transmittance"]
-    return out
+        pieces = (ray, density.float(), rgb.float(), stacked, t_starts[ray, sample], t_ends[ray, sample])
+        if not fused_composite_packed_(*pieces, transmittance, out):
+            reference_composite_packed_(*pieces, transmittance, out)
+    rendered = {"rgb": out[:, :3], "accumulation": out[:, 3:4], "depth": out[:, 4:5]}
+    return {**rendered, **{key: out[:, 5 + i : 6 + i] for i, key in enumerate(map_keys)}}
+
+
+def reference_composite_packed_(
+    ray: Int[Tensor, " n"],
+    density: Float[Tensor, " n"],
+    rgb: Float[Tensor, "n 3"],
+    maps: Float[Tensor, "n c"],
+    t_starts: Float[Tensor, " n"],
+    t_ends: Float[Tensor, " n"],
+    transmittance: Float[Tensor, " rays"],
+    out: Float[Tensor, "rays 5+c"],
+) -> None:
+    """The torch form of ``fused_composite_packed_`` (its reference): each ray's run of samples laid out in a padded
+    row, composited by ``reference_render_samples`` and scaled by the ray's transmittance in front of them."""
+    if ray.numel() == 0:
+        return
+    rays, counts = torch.unique_consecutive(ray, return_counts=True)
+    row = torch.repeat_interleave(torch.arange(len(rays), device=ray.device), counts)
+    column = torch.arange(len(ray), device=ray.device) - (torch.cumsum(counts, 0) - counts)[row]
+    shape = (len(rays), int(counts.max()))
+
+    def padded(values: Tensor) -> Tensor:
+        return values.new_zeros(*shape, *values.shape[1:]).index_put((row, column), values)
+
+    valid, bounds = padded(torch.ones_like(ray, dtype=torch.bool)), (padded(t_starts), padded(t_ends))
+    rendered = reference_render_samples(padded(density), padded(rgb), *bounds, valid)
+    front = transmittance[rays, None]
+    weights = rendered["weights"] * front
+    added = [rendered["rgb"] * front, rendered["accumulation"] * front, rendered["depth"] * front]
+    out.index_add_(0, rays, torch.cat([*added, (weights[..., None] * padded(maps)).sum(1)], dim=-1))
+    alpha = (1.0 - torch.exp(-padded(density) * (bounds[1] - bounds[0]))) * valid
+    transmittance[rays] = front[:, 0] * torch.prod(1.0 - alpha + 1e-10, dim=-1)
 
 
 @torch.no_grad()

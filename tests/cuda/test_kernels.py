@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 import torch
 from rad_nerfstudio.cuda import kernels
-from rad_nerfstudio.cuda.compositing import fused_composite
+from rad_nerfstudio.cuda.compositing import fused_composite, fused_composite_packed_
 from rad_nerfstudio.cuda.hash_grid import fused_hash_grid
 from rad_nerfstudio.cuda.kernels import cpu_kernels, cuda_kernels, fused
 
 from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
+from rad_nerfstudio.model_components import early_stop_compositing
 from rad_nerfstudio.model_components.compositing import reference_render_samples, render_samples
-from rad_nerfstudio.model_components.early_stop_compositing import composite_until_opaque
+from rad_nerfstudio.model_components.early_stop_compositing import composite_until_opaque, reference_composite_packed_
 
 
 @pytest.fixture(params=["cpu", "cuda"])
@@ -283,6 +284,65 @@ def test_stopping_opaque_rays_early_changes_no_pixel_visibly(device):
     in_one = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3, tail=int(valid.sum()))
     assert in_one is not None and len(evaluated) == calls + 1, "samples within the tail go in one last piece"
     torch.testing.assert_close(in_one["rgb"], reference["rgb"], rtol=1e-5, atol=1e-5)
+
+
+def _packed_piece(device: torch.device) -> tuple[torch.Tensor, ...]:
+    """One piece of an early-stopped render: 200 rays' packed samples (runs of 0-6 per ray, grouped, front to back),
+    two maps per sample, and the rays' transmittance in front of the piece and their outputs so far (r, g, b,
+    accumulation, depth, two maps)."""
+    generator = torch.Generator().manual_seed(5)
+    counts = torch.randint(0, 7, (200,), generator=generator)
+    counts[:4] = torch.tensor([0, 1, 6, 0])
+    ray = torch.repeat_interleave(torch.arange(200), counts)
+    n = len(ray)
+    density = torch.rand(n, generator=generator) * 40
+    density[1:7] = 1e4  # the third ray's run (six samples): opaque at once
+    rgb, maps = torch.rand(n, 3, generator=generator), torch.randn(n, 2, generator=generator)
+    t_starts = torch.sort(torch.rand(n, generator=generator) * 2).values
+    t_ends = t_starts + 0.05
+    transmittance, out = torch.rand(200, generator=generator), torch.rand(200, 7, generator=generator)
+    return tuple(t.to(device) for t in (ray, density, rgb, maps, t_starts, t_ends, transmittance, out))
+
+
+def test_the_fused_packed_compositing_matches_its_reference(device):
+    *samples, transmittance, out = _packed_piece(device)
+    fused_state, reference_state = (transmittance.clone(), out.clone()), (transmittance.clone(), out.clone())
+    assert fused_composite_packed_(*samples, *fused_state)
+    reference_composite_packed_(*samples, *reference_state)
+    for got, want in zip(fused_state, reference_state, strict=True):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    untouched = torch.ones(200, dtype=torch.bool, device=device)
+    untouched[samples[0]] = False
+    assert bool(untouched[0]) and bool(untouched[3]), "rays without samples in the piece"
+    assert torch.equal(fused_state[0][untouched], transmittance[untouched])
+    assert torch.equal(fused_state[1][untouched], out[untouched])
+    assert float(fused_state[0][2]) < 1e-10, "an opaque run leaves nothing behind it"
+
+
+def test_the_packed_compositing_refuses_rays_out_of_order():
+    ray, *rest = _packed_piece(torch.device("cpu"))
+    with pytest.raises(RuntimeError, match="grouped"):
+        fused_composite_packed_(ray.flip(0), *rest)
+    *samples, transmittance, out = _packed_piece(torch.device("cpu"))
+    with pytest.raises(RuntimeError, match=r"\[R, 5 \+ C\]"):
+        fused_composite_packed_(*samples, transmittance, out[:, :6])
+
+
+def test_early_stopping_on_the_packed_reference_renders_what_the_kernel_does(monkeypatch):
+    density, rgb, t_starts, t_ends, valid = _samples()
+    order = (~valid).float().argsort(dim=-1, stable=True)  # the fused marcher's layout: samples first
+    density, rgb = density.gather(1, order), rgb.gather(1, order[..., None].expand(-1, -1, 3))
+    t_starts, t_ends, valid = t_starts.gather(1, order), t_ends.gather(1, order), valid.gather(1, order)
+
+    def fields(ray_id, sample_id):  # noqa: ANN001, ANN202
+        return density[ray_id, sample_id], rgb[ray_id, sample_id], {"ambient": rgb[ray_id, sample_id, 0]}
+
+    fused_render = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3, tail=0)
+    monkeypatch.setattr(early_stop_compositing, "fused_composite_packed_", lambda *args: False)
+    reference = composite_until_opaque(valid, t_starts, t_ends, fields, ["ambient"], piece=3, tail=0)
+    assert fused_render is not None and reference is not None
+    for key in ("rgb", "accumulation", "depth", "ambient"):
+        torch.testing.assert_close(fused_render[key], reference[key], rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.slow
