@@ -45,6 +45,8 @@ class MarchedSamples:
     t_starts: Float[Tensor, "rays k 1"]
     t_ends: Float[Tensor, "rays k 1"]
     valid: Bool[Tensor, "rays k"]
+    valid_first: bool = False
+    """Each ray's valid samples come first in its row (the fused marcher's layout), so no one needs to check."""
 
 
 class MaxOccupancyGrid(nn.Module):
@@ -127,7 +129,7 @@ class MaxOccupancyGrid(nn.Module):
         if origins.requires_grad or directions.requires_grad:
             t_near, t_far = self._box_span(origins, directions, near)
             t_starts, t_ends = self._candidate_bounds(t_near, t_far, candidate)
-        return MarchedSamples(t_starts[..., None], t_ends[..., None], valid)
+        return MarchedSamples(t_starts[..., None], t_ends[..., None], valid, valid_first=True)
 
     def _box_span(
         self, origins: Float[Tensor, "rays 3"], directions: Float[Tensor, "rays 3"], near: float

@@ -43,13 +43,17 @@ def composite_until_opaque(
     piece: int = PIECE,
     opaque: float = OPAQUE,
     tail: int = TAIL,
+    valid_first: bool = False,
 ) -> Dict[str, Tensor] | None:
     """``render_samples``' rgb, accumulation and depth (and each map's weighted sum) of rays whose valid samples
-    come first in their rows (the fused marcher's layout); None when the fused kernels cannot serve. Each piece's
+    come first in their rows (the fused marcher's layout: checked unless ``valid_first`` says the caller knows);
+    None when the fused kernels cannot serve. Each piece's
     samples stay packed (``fused_composite_packed_``: no padded rows; outputs and transmittances updated in place)."""
     n_rays = valid.shape[0]
     device = valid.device
-    if kernels_for(device) is None or bool((valid[:, 1:] & ~valid[:, :-1]).any()):  # no kernels, or not that layout
+    if kernels_for(device) is None:
+        return None
+    if not valid_first and bool((valid[:, 1:] & ~valid[:, :-1]).any()):  # not that layout
         return None
     out = torch.zeros(n_rays, 5 + len(map_keys), device=device)  # r, g, b, accumulation, depth, each map
     transmittance = torch.ones(n_rays, device=device)

@@ -155,6 +155,8 @@ class PortraitModel(Model):
         plate_height, plate_width = tables.background.shape[:2]
         self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
         self._active_controls: RenderControls | None = None
+        self._rendering_a_frame = False
+        """Inside ``get_outputs_for_camera``: every ray has the same frame and pose."""
         self.mouth_from_landmarks = False
         """Whether renders of dataset frames read each frame's own landmark mouth, as training does
         (``landmark_mouth``)."""
@@ -428,7 +430,8 @@ class PortraitModel(Model):
             return self.head.density(positions, condition, eye[ray_id])
 
         if not self.training and not torch.is_grad_enabled():  # renders: stop each ray once it is opaque
-            rendered = composite_until_opaque(valid, t_starts, t_ends, fields, self.head.map_keys)
+            keys = self.head.map_keys
+            rendered = composite_until_opaque(valid, t_starts, t_ends, fields, keys, valid_first=samples.valid_first)
             if rendered is not None:
                 return rendered
         elif self.training and torch.is_grad_enabled() and self._trains_until_opaque(valid.device):
@@ -527,7 +530,9 @@ class PortraitModel(Model):
         of one frame the field gets its pose and frame once."""
         if self.training or torch.is_grad_enabled():
             return self.torso(uv, poses, rows)
-        if rows.numel() and bool((rows == rows[0]).all()) and bool((poses == poses[:1]).all()):
+        if self._rendering_a_frame or (
+            rows.numel() and bool((rows == rows[0]).all()) and bool((poses == poses[:1]).all())
+        ):
             poses, rows = poses[:1], rows[:1]
         if kernels_for(uv.device) is None:
             return self.torso(uv, poses, rows)
@@ -639,12 +644,12 @@ class PortraitModel(Model):
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata
-        self._active_controls = controls
+        self._active_controls, self._rendering_a_frame = controls, True
         try:
             with self.render_weights():
                 return self.get_outputs_for_camera_ray_bundle(rays)
         finally:
-            self._active_controls = None
+            self._active_controls, self._rendering_a_frame = None, False
 
     def render_weights(self) -> ContextManager:
         """The weights whole-image renders use: the EMA's when kept, else the live ones."""
