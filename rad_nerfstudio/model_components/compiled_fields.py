@@ -13,14 +13,14 @@ fails (no C++ compiler) renders eagerly, after one line saying so.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Dict, Iterator, Literal, Sequence
+from typing import Any, Callable, ContextManager, Dict, Literal, Sequence
 
 import torch
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import nn
 
 from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
+from rad_nerfstudio.model_components.forward_patches import forwards_replaced
 
 FIELDS = ("head", "torso")
 """The model's field modules that are compiled."""
@@ -62,15 +62,8 @@ def _compiled_forward(module: nn.Module, eager: Callable[..., Any]) -> Callable[
     return forward
 
 
-@contextmanager
-def compiled_fields(model: nn.Module, enabled: bool = True, names: Sequence[str] = FIELDS) -> Iterator[None]:
+def compiled_fields(model: nn.Module, enabled: bool = True, names: Sequence[str] = FIELDS) -> ContextManager[None]:
     """Inside the block the model's fields ``names`` render compiled (see the module docstring); ``enabled`` False
     leaves them eager."""
     modules = [getattr(model, name) for name in names if enabled and isinstance(getattr(model, name, None), nn.Module)]
-    for module in modules:
-        module.forward = _compiled_forward(module, type(module).forward.__get__(module))  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        for module in modules:
-            module.__dict__.pop("forward", None)
+    return forwards_replaced(modules, _compiled_forward)

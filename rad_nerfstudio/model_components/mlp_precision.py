@@ -15,14 +15,14 @@ it where the processor has the bfloat16 units; elsewhere bfloat16 is emulated an
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Literal, Sequence
+from typing import Any, Callable, ContextManager, Literal, Sequence
 
 import torch
 from nerfstudio.field_components.mlp import MLP
 from torch import nn
 
 from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
+from rad_nerfstudio.model_components.forward_patches import forwards_replaced
 
 MlpPrecision = Literal["auto", "float32", "bfloat16"]
 FIELDS = ("head", "torso")
@@ -59,16 +59,9 @@ def _bfloat16_forward(module: nn.Module, eager: Callable[..., Any]) -> Callable[
     return forward
 
 
-@contextmanager
-def bfloat16_mlps(model: nn.Module, enabled: bool = True, names: Sequence[str] = FIELDS) -> Iterator[None]:
+def bfloat16_mlps(model: nn.Module, enabled: bool = True, names: Sequence[str] = FIELDS) -> ContextManager[None]:
     """Inside the block the MLPs of the model's fields ``names`` render with bfloat16 products (see the module
     docstring); ``enabled`` False leaves them float32."""
     fields = [getattr(model, name, None) for name in names] if enabled else []
     mlps = [m for field in fields if isinstance(field, nn.Module) for m in field.modules() if isinstance(m, MLP)]
-    for mlp in mlps:
-        mlp.forward = _bfloat16_forward(mlp, type(mlp).forward.__get__(mlp))  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        for mlp in mlps:
-            mlp.__dict__.pop("forward", None)
+    return forwards_replaced(mlps, _bfloat16_forward)
