@@ -1,7 +1,8 @@
 """Each fused kernel against its torch reference on the same inputs, side by side: ms per call (best of
 ``--repeats``) for the hash-grid encoding (forward, forward + backward to the table, and forward + backward to the
-table and the points as pose refinement needs; 2D and 3D), the ray marcher and the compositor (forward, forward +
-backward, and forward + backward to the samples' bounds too), on the CPU or a GPU.
+table and the points as pose refinement needs; 2D and 3D), the ray marcher, the compositor (forward, forward +
+backward, and forward + backward to the samples' bounds too) and the early stop's packed compositing of one piece
+(renders: up to six samples of each ray, grouped by ray), on the CPU or a GPU.
 
     python benchmarks/kernel_speed.py [--device cpu|cuda] [--points 65536] [--output results.json]
 
@@ -17,11 +18,13 @@ from pathlib import Path
 from typing import Callable
 
 import torch
+from rad_nerfstudio.cuda.compositing import fused_composite_packed_
 from rad_nerfstudio.cuda.kernels import fused, kernels_for
 
 from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
 from rad_nerfstudio.model_components.compositing import render_samples
+from rad_nerfstudio.model_components.early_stop_compositing import reference_composite_packed_
 
 
 def _best_ms(call: Callable[[], object], repeats: int, device: torch.device) -> float:
@@ -66,7 +69,26 @@ def _cases(points: int, device: torch.device) -> dict[str, Callable[[], object]]
     )
     starts, ends = t_starts.clone().requires_grad_(), t_ends.clone().requires_grad_()
     cases["composite ... + bounds"] = lambda: render_samples(density, rgb, starts, ends, valid)["rgb"].sum().backward()
+    cases["composite packed (renders)"] = _packed_piece(points, generator, device)
     return cases
+
+
+def _packed_piece(points: int, generator: torch.Generator, device: torch.device) -> Callable[[], object]:
+    """One piece of an early-stopped render: 0-6 samples of each of ``points`` rays, packed and grouped by ray, one
+    map; the kernel, or its reference where the kernels are off."""
+    ray = torch.repeat_interleave(torch.arange(points), torch.randint(0, 7, (points,), generator=generator))
+    n = len(ray)
+    t_starts = torch.rand(n, generator=generator) * 2
+    samples = [ray, torch.rand(n, generator=generator) * 30, torch.rand(n, 3, generator=generator)]
+    samples += [torch.rand(n, 1, generator=generator), t_starts, t_starts + 0.03]
+    samples = [tensor.to(device) for tensor in samples]
+
+    def composite() -> None:
+        transmittance, out = torch.ones(points, device=device), torch.zeros(points, 6, device=device)
+        if not fused_composite_packed_(*samples, transmittance, out):
+            reference_composite_packed_(*samples, transmittance, out)
+
+    return composite
 
 
 def main() -> None:
