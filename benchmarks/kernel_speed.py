@@ -18,13 +18,12 @@ from pathlib import Path
 from typing import Callable
 
 import torch
-from rad_nerfstudio.cuda.compositing import fused_composite_packed_
 from rad_nerfstudio.cuda.kernels import fused, kernels_for
 
 from rad_nerfstudio.field_components.hash_grid import HashGrid, HashGridConfig
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid, OccupancyGridConfig
 from rad_nerfstudio.model_components.compositing import render_samples
-from rad_nerfstudio.model_components.early_stop_compositing import reference_composite_packed_
+from rad_nerfstudio.model_components.early_stop_compositing import composite_packed_
 
 
 def _best_ms(call: Callable[[], object], repeats: int, device: torch.device) -> float:
@@ -84,9 +83,7 @@ def _packed_piece(points: int, generator: torch.Generator, device: torch.device)
     samples = [tensor.to(device) for tensor in samples]
 
     def composite() -> None:
-        transmittance, out = torch.ones(points, device=device), torch.zeros(points, 6, device=device)
-        if not fused_composite_packed_(*samples, transmittance, out):
-            reference_composite_packed_(*samples, transmittance, out)
+        composite_packed_(*samples, torch.ones(points, device=device), torch.zeros(points, 6, device=device))
 
     return composite
 

@@ -19,8 +19,7 @@ import torch
 from nerfstudio.utils.rich_utils import CONSOLE
 from torch import nn
 
-from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
-from rad_nerfstudio.model_components.forward_patches import forwards_replaced
+from rad_nerfstudio.model_components.forward_patches import forwards_replaced, fused_render
 
 FIELDS = ("head", "torso")
 """The model's field modules that are compiled."""
@@ -49,7 +48,7 @@ def _compiled_forward(module: nn.Module, eager: Callable[..., Any]) -> Callable[
     def forward(*args: Any, **kwargs: Any) -> Any:
         inputs = [a for a in args if isinstance(a, torch.Tensor)]
         device = inputs[0].device if inputs else torch.device("cpu")
-        if _failed or module.training or torch.is_grad_enabled() or kernels_for(device) is None:
+        if _failed or not fused_render(module, device):
             return eager(*args, **kwargs)
         try:
             return compiled(*args, **kwargs)

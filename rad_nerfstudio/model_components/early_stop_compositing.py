@@ -51,8 +51,8 @@ def composite_until_opaque(
 ) -> Dict[str, Tensor] | None:
     """``render_samples``' rgb, accumulation and depth (and each map's weighted sum) of rays whose valid samples
     come first in their rows (the fused marcher's layout: checked unless ``valid_first`` says the caller knows);
-    None when the fused kernels cannot serve. Each piece's
-    samples stay packed (``fused_composite_packed_``: no padded rows; outputs and transmittances updated in place)."""
+    None when the fused kernels cannot serve. Each piece's samples stay packed (``composite_packed_``: no padded
+    rows; outputs and transmittances updated in place)."""
     n_rays = valid.shape[0]
     device = valid.device
     if kernels_for(device) is None:
@@ -68,11 +68,28 @@ def composite_until_opaque(
         stacked = (
             torch.stack([maps[key].float() for key in map_keys], dim=-1) if map_keys else rgb.new_zeros(len(ray), 0)
         )
-        pieces = (ray, density.float(), rgb.float(), stacked, t_starts[ray, sample], t_ends[ray, sample])
-        if not fused_composite_packed_(*pieces, transmittance, out):
-            reference_composite_packed_(*pieces, transmittance, out)
+        composite_packed_(
+            ray, density.float(), rgb.float(), stacked, t_starts[ray, sample], t_ends[ray, sample], transmittance, out
+        )
     rendered = {"rgb": out[:, :3], "accumulation": out[:, 3:4], "depth": out[:, 4:5]}
     return {**rendered, **{key: out[:, 5 + i : 6 + i] for i, key in enumerate(map_keys)}}
+
+
+def composite_packed_(
+    ray: Int[Tensor, " n"],
+    density: Float[Tensor, " n"],
+    rgb: Float[Tensor, "n 3"],
+    maps: Float[Tensor, "n c"],
+    t_starts: Float[Tensor, " n"],
+    t_ends: Float[Tensor, " n"],
+    transmittance: Float[Tensor, " rays"],
+    out: Float[Tensor, "rays 5+c"],
+) -> None:
+    """One piece of an early-stopped render from packed samples grouped by ray, added to ``out`` and leaving
+    ``transmittance`` behind them, in place (``fused_composite_packed_``): the fused kernel where it serves, else
+    ``reference_composite_packed_``."""
+    if not fused_composite_packed_(ray, density, rgb, maps, t_starts, t_ends, transmittance, out):
+        reference_composite_packed_(ray, density, rgb, maps, t_starts, t_ends, transmittance, out)
 
 
 def reference_composite_packed_(
@@ -98,12 +115,13 @@ def reference_composite_packed_(
         return values.new_zeros(*shape, *values.shape[1:]).index_put((row, column), values)
 
     valid, bounds = padded(torch.ones_like(ray, dtype=torch.bool)), (padded(t_starts), padded(t_ends))
-    rendered = reference_render_samples(padded(density), padded(rgb), *bounds, valid)
+    sigma = padded(density)
+    rendered = reference_render_samples(sigma, padded(rgb), *bounds, valid)
     front = transmittance[rays, None]
     weights = rendered["weights"] * front
     added = [rendered["rgb"] * front, rendered["accumulation"] * front, rendered["depth"] * front]
     out.index_add_(0, rays, torch.cat([*added, (weights[..., None] * padded(maps)).sum(1)], dim=-1))
-    alpha = (1.0 - torch.exp(-padded(density) * (bounds[1] - bounds[0]))) * valid
+    alpha = (1.0 - torch.exp(-sigma * (bounds[1] - bounds[0]))) * valid
     transmittance[rays] = front[:, 0] * torch.prod(1.0 - alpha + 1e-10, dim=-1)
 
 

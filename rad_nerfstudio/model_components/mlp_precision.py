@@ -21,8 +21,7 @@ import torch
 from nerfstudio.field_components.mlp import MLP
 from torch import nn
 
-from rad_nerfstudio.cuda.kernels import kernels_for  # pyright: ignore[reportMissingImports]
-from rad_nerfstudio.model_components.forward_patches import forwards_replaced
+from rad_nerfstudio.model_components.forward_patches import forwards_replaced, fused_render
 
 MlpPrecision = Literal["auto", "float32", "bfloat16"]
 FIELDS = ("head", "torso")
@@ -46,12 +45,7 @@ def _bfloat16_forward(module: nn.Module, eager: Callable[..., Any]) -> Callable[
     """``module``'s forward with its products in bfloat16 where renders take it (see the module docstring)."""
 
     def forward(inputs: torch.Tensor) -> torch.Tensor:
-        if (
-            module.training
-            or torch.is_grad_enabled()
-            or inputs.device.type != "cpu"
-            or kernels_for(inputs.device) is None
-        ):
+        if inputs.device.type != "cpu" or not fused_render(module, inputs.device):
             return eager(inputs)
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return eager(inputs).float()

@@ -155,8 +155,7 @@ class PortraitModel(Model):
         plate_height, plate_width = tables.background.shape[:2]
         self.viewer_controls = PortraitViewerControls(tables.eye, self.viewer_frame, (plate_height, plate_width))
         self._active_controls: RenderControls | None = None
-        self._rendering_a_frame = False
-        """Inside ``get_outputs_for_camera``: every ray has the same frame and pose."""
+        """The controls of the whole-image render under way (``get_outputs_for_camera``), else None."""
         self.mouth_from_landmarks = False
         """Whether renders of dataset frames read each frame's own landmark mouth, as training does
         (``landmark_mouth``)."""
@@ -530,9 +529,8 @@ class PortraitModel(Model):
         of one frame the field gets its pose and frame once."""
         if self.training or torch.is_grad_enabled():
             return self.torso(uv, poses, rows)
-        if self._rendering_a_frame or (
-            rows.numel() and bool((rows == rows[0]).all()) and bool((poses == poses[:1]).all())
-        ):
+        whole_image = self._active_controls is not None  # get_outputs_for_camera: every ray has the frame's pose
+        if whole_image or (rows.numel() and bool((rows == rows[0]).all()) and bool((poses == poses[:1]).all())):
             poses, rows = poses[:1], rows[:1]
         if kernels_for(uv.device) is None:
             return self.torso(uv, poses, rows)
@@ -644,12 +642,12 @@ class PortraitModel(Model):
         if not self.torso_trained and controls.torso:
             metadata[BACKGROUND_KEY] = self.torso_backdrop(row, height, width, controls.background)
         rays.metadata = metadata
-        self._active_controls, self._rendering_a_frame = controls, True
+        self._active_controls = controls
         try:
             with self.render_weights():
                 return self.get_outputs_for_camera_ray_bundle(rays)
         finally:
-            self._active_controls, self._rendering_a_frame = None, False
+            self._active_controls = None
 
     def render_weights(self) -> ContextManager:
         """The weights whole-image renders use: the EMA's when kept, else the live ones."""
