@@ -20,7 +20,7 @@ stamp=.venv/.rad-nerfstudio-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "[setup] installing rad-nerfstudio and its dependencies (first time: a few minutes, ~5 GB)"
   .venv/bin/python -m pip install --quiet --upgrade pip "setuptools>=77,<82" wheel
-  .venv/bin/python -m pip install --quiet -e ".[dev,process]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,process,speech]"
   touch "$stamp"
 fi
 # the fused CPU kernels (cuda/): compiled once here (about two minutes), cached by torch; the torch path otherwise

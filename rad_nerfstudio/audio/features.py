@@ -1,7 +1,8 @@
 """Per-frame audio windows for a dataset: imported from the anchors' ``.npy`` files or computed and cached.
 
 ``--audio-features`` choices: ``auto`` (an existing anchors' npy, else ``mel`` computed from ``aud.wav``
-and cached), ``mel``, ``phones`` (pocketsphinx's phone classes), ``wav2vec2``, ``hubert`` (computed with
+and cached), ``mel``, ``phones`` (pocketsphinx's phone classes), ``whisper`` (Whisper base's encoder),
+``mel-whisper`` (both side by side), ``wav2vec2``, ``hubert`` (computed with
 torchaudio unless the anchors' file exists), ``deepspeech``, ``esperanto`` (imports only), or a path to an
 ``.npy`` file. ``aud.wav``, when present, is always checked against the frames, and imported features against it.
 """
@@ -39,12 +40,14 @@ IMPORTED_FILES: Dict[str, Tuple[str, ...]] = {
 CACHE_FILES: Dict[str, str] = {
     "mel": "aud_mel.npy",
     "phones": "aud_phones.npy",
+    "whisper": "aud_whisper.npy",
+    "mel-whisper": "aud_mel_whisper.npy",
     "wav2vec2": "aud_wav2vec2.npy",
     "hubert": "aud_hubert.npy",
 }
 """Where computed features are cached inside the dataset, each with a ``.json`` record of its audio and extractor
 (our own files: a stale one is replaced; the anchors' and user's feature files are never written)."""
-CHOICES = ("auto", "mel", "phones", "wav2vec2", "hubert", "deepspeech", "esperanto")
+CHOICES = ("auto", "mel", "phones", "whisper", "mel-whisper", "wav2vec2", "hubert", "deepspeech", "esperanto")
 
 
 @dataclass(frozen=True)

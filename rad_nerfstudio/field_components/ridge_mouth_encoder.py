@@ -8,6 +8,12 @@ regression: each frame's code is the predicted (opening, width) of its mouth, st
 frames, and the head field reads it directly (the frames' own landmarks in training, the prediction everywhere
 else). The ridge strength is chosen by the same blocked cross-validation on the training frames, so nothing is
 tuned to a dataset.
+
+A ridge prediction is shrunk towards the mean (on the real clip its held-out spread is about half the landmarks'),
+and a head that reads it opens its mouth half as far as the person does: the render's opening then varies little
+against the detector's noise. With ``full_spread`` (the default) the fit scales each prediction's deviation from
+the mean so that its spread on the cross-validation's held-out blocks matches the targets' there (at most
+``MAX_SPREAD_GAIN`` times): r against any opening is unchanged, the rendered mouth opens as far as the real one.
 """
 
 from __future__ import annotations
@@ -22,10 +28,13 @@ from rad_nerfstudio.audio.windows import WINDOW, neighbour_windows
 from rad_nerfstudio.evaluation.mouth_shape import pearson_r
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder
 
-RIDGE_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+RIDGE_GRID = (0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 """Candidate ridge strengths, per training frame (the penalty is ``strength * frames``)."""
 FOLDS = 5
 """Contiguous blocks of the training frames for choosing the ridge strength."""
+MAX_SPREAD_GAIN = 3.0
+"""The most a prediction's deviation from the mean is scaled to match the targets' spread (a regression that finds
+nothing in the audio predicts nearly constant values, which no gain should blow up into noise)."""
 
 
 class RidgeMouthEncoder(nn.Module):
@@ -53,6 +62,10 @@ class RidgeMouthEncoder(nn.Module):
         self._track: Tensor | None = None  # the track whose every frame's prediction is kept (encode_track)
         self._track_key: tuple = ()
         self._track_codes = torch.zeros(0, out_dim)
+        self.spread_gain = torch.ones(out_dim)
+        """Per output, the factor the last fit scaled the predictions' deviations by (1: ``full_spread`` off)."""
+        self.cross_validated_r = float("nan")
+        """Mean r of the first output on the held-out blocks at the chosen strength (the last fit)."""
 
     def features(
         self, windows: Float[Tensor, "track 16 channels"], centres: Int[Tensor, " n"]
@@ -90,9 +103,11 @@ class RidgeMouthEncoder(nn.Module):
         centres: Int[Tensor, " n"],
         targets: Float[Tensor, "n out"],
         grid: Sequence[float] = RIDGE_GRID,
+        full_spread: bool = True,
     ) -> RidgeMouthEncoder:
         """Fit on training frames (``centres`` in time order), the strength chosen by blocked cross-validation
-        (mean r of the first target on held-out blocks, a gap of the context around each block)."""
+        (mean r of the first target on held-out blocks, a gap of the context around each block); with
+        ``full_spread``, the predictions' deviations scaled to the targets' spread on those blocks."""
         x = self.features(windows, centres).double()
         y = targets.double()
         mean, scale = x.mean(0), x.std(0).clamp_min(1e-6)
@@ -101,21 +116,37 @@ class RidgeMouthEncoder(nn.Module):
         n, gap = x.shape[0], 2 * self.context + 1
         edges = torch.linspace(0, n, FOLDS + 1).long().tolist()
         scores = torch.zeros(len(grid))
+        held_out_predictions: list[list[Tensor]] = [[] for _ in grid]
+        held_out_targets: list[Tensor] = []
         for start, end in zip(edges[:-1], edges[1:], strict=True):
             keep = torch.ones(n, dtype=torch.bool)
             keep[max(0, start - gap) : end + gap] = False
             if int(keep.sum()) < 8 or end - start < 3:
                 continue
             train, held_out = _standardised(x[keep], x[keep]), _standardised(x[start:end], x[keep])
-            gram, moment = train.T @ train, train.T @ y[keep]
+            ridge = _RidgeSolutions(train, y[keep])
+            held_out_targets.append(y[start:end])
             for k, strength in enumerate(grid):
-                predicted = held_out @ _solve(gram, moment, strength * int(keep.sum()))
+                predicted = held_out @ ridge.weights(strength * int(keep.sum()))
+                held_out_predictions[k].append(predicted)
                 scores[k] += torch.tensor(pearson_r(predicted[:, 0].numpy(), y[start:end, 0].numpy())).nan_to_num(-1.0)
-        best = grid[int(scores.argmax())]
-        self.strength.fill_(best)
+        best = int(scores.argmax())
+        self.strength.fill_(grid[best])
+        self.cross_validated_r = float(scores[best]) / max(1, len(held_out_targets))
         design = _with_bias((x - mean) / scale)
-        self.weights.copy_(_solve(design.T @ design, design.T @ y, best * n).float())
+        weights = _RidgeSolutions(design, y).weights(grid[best] * n)
+        self.spread_gain = torch.ones(y.shape[1])
+        if full_spread and held_out_targets:
+            self.spread_gain = _spread_gain(torch.cat(held_out_predictions[best]), torch.cat(held_out_targets))
+            weights[:-1] *= self.spread_gain.double()  # features are centred on the training frames: the mean stays
+        self.weights.copy_(weights.float())
         return self
+
+
+def _spread_gain(predicted: Float[Tensor, "n out"], targets: Float[Tensor, "n out"]) -> Float[Tensor, " out"]:
+    """Per output, the targets' standard deviation over the predictions' (held-out blocks), in [1, MAX_SPREAD_GAIN]."""
+    ratio = targets.std(0) / predicted.std(0).clamp_min(1e-12)
+    return ratio.nan_to_num(1.0).clamp(1.0, MAX_SPREAD_GAIN).float()
 
 
 def _with_bias(standard: Tensor) -> Tensor:
@@ -128,11 +159,24 @@ def _standardised(rows: Tensor, reference: Tensor) -> Tensor:
     return _with_bias((rows - reference.mean(0)) / reference.std(0).clamp_min(1e-6))
 
 
-def _solve(gram: Tensor, moment: Tensor, penalty: float) -> Tensor:
-    """Ridge weights from ``design^T design`` and ``design^T targets`` (the bias, last, not penalised)."""
-    diagonal = torch.full((gram.shape[0],), penalty, dtype=gram.dtype)
-    diagonal[-1] = 0.0
-    return torch.linalg.solve(gram + torch.diag(diagonal), moment)
+class _RidgeSolutions:
+    """Ridge weights for any penalty from one eigendecomposition: of the features' Gram matrix, or of the frames'
+    kernel when there are more features than frames (``mel-whisper``'s context: 11 520 features, ~800 frames). The
+    design's last column is the unpenalised bias; its other columns are centred over its rows, so the bias weight is
+    the targets' mean."""
+
+    def __init__(self, design: Float[Tensor, "n features_and_bias"], targets: Float[Tensor, "n out"]) -> None:
+        self.features = design[:, :-1]
+        self.mean = targets.mean(0)
+        centred = targets - self.mean
+        self.dual = self.features.shape[1] > self.features.shape[0]
+        matrix = self.features @ self.features.T if self.dual else self.features.T @ self.features
+        self.values, self.vectors = torch.linalg.eigh(matrix)
+        self.projected = self.vectors.T @ (centred if self.dual else self.features.T @ centred)
+
+    def weights(self, penalty: float) -> Float[Tensor, "features_and_bias out"]:
+        solved = self.vectors @ (self.projected / (self.values + penalty)[:, None])
+        return torch.cat([self.features.T @ solved if self.dual else solved, self.mean[None]])
 
 
 class CodeBesideRidgeMouth(nn.Module):

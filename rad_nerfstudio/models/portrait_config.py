@@ -34,6 +34,10 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     those two numbers, the frame's own landmarks in training and the regression's prediction elsewhere
     (``field_components.ridge_mouth_encoder``; needs the dataset's landmarks). With ``mouth_conditioning``
     'with-code' the head reads an AudioNet code beside those two numbers."""
+    ridge_mouth_full_spread: bool = True
+    """With 'ridge-mouth': scale the regression's predictions so that they spread as far as the landmarks' mouth
+    shapes on its cross-validation's held-out blocks (a ridge prediction is shrunk towards the mean, and the head then
+    opens its mouth about half as far as the person; ``field_components.ridge_mouth_encoder``)."""
     audio_code_dim: int = 64
     """Audio code from AudioNet."""
     audio_attention: bool = True

@@ -185,7 +185,15 @@ class PortraitModel(Model):
             )
         order = self.train_rows[self.audio_index[self.train_rows].argsort()]  # blocks in time for its validation
         ridge = RidgeMouthEncoder(tables.audio_dim, self.mouth_shape.shape[-1])
-        ridge.fit(self.audio_windows, self.audio_index[order], self.ridge_targets[order])
+        ridge.fit(
+            self.audio_windows, self.audio_index[order], self.ridge_targets[order],
+            full_spread=self.config.ridge_mouth_full_spread,
+        )  # fmt: skip
+        CONSOLE.print(
+            f"Mouth from the audio (ridge regression): strength {float(ridge.strength):g}, cross-validated r "
+            f"{ridge.cross_validated_r:.2f} on the training frames, predictions' spread x "
+            f"{', '.join(f'{gain:.2f}' for gain in ridge.spread_gain.tolist())} (opening, width)"
+        )
         if not self.ridge_mouth_beside_code:
             return ridge
         audio_net = AudioEncoder(tables.audio_dim, self.config.audio_code_dim, self.config.audio_attention)

@@ -29,7 +29,8 @@ class ProcessArgs:
     size: int = 512
     """Shrink the crop to size x size pixels (a smaller crop keeps its size: frames are never enlarged; 0: keep)."""
     audio_features: str = "mel"
-    """Audio feature extractor: mel, phones, wav2vec2, hubert (the dataparser's --audio-features)."""
+    """Audio features cached with the dataset: mel, phones, whisper, mel-whisper, wav2vec2, hubert (the dataparser's
+    --audio-features; the CPU methods read mel-whisper and compute it at their start when it is not cached)."""
     focal_length: float | None = None
     """Focal length in pixels of the output frames, when known; otherwise it is estimated from the landmarks when
     they determine it, else 1.5 x the width is used (a typical talking-head field of view), with a warning."""

@@ -73,7 +73,7 @@ def test_another_datasets_checkpoint_is_refused_with_the_shapes(trained_run, tmp
     state["pipeline"]["_model.audio_windows"] = torch.zeros(575, *windows.shape[1:])
     torch.save(state, checkpoint)
     message = _refusal(config)
-    expected = f"audio_windows [575, 16, 64] vs {list(windows.shape)} here"
+    expected = f"audio_windows [575, 16, {windows.shape[2]}] vs {list(windows.shape)} here"
     assert str(checkpoint) in message and expected in message and "another dataset, or other sizes?" in message, message
 
 

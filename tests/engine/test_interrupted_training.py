@@ -81,9 +81,10 @@ def _load(path: Path) -> dict:
 @pytest.mark.slow
 def test_ctrl_c_saves_a_checkpoint_that_resumes_like_an_uninterrupted_run(sample_dir, tmp_path):
     from rad_nerfstudio.audio.features import resolve_audio_features
+    from rad_nerfstudio.method_configs import SMALL_AUDIO_FEATURES
 
     data = Path(shutil.copytree(sample_dir, tmp_path / "portrait"))
-    resolve_audio_features(data, "auto", 100)  # both runs read the same cache
+    resolve_audio_features(data, SMALL_AUDIO_FEATURES, 100)  # both runs read the same cache
     whole, stopped, resumed = tmp_path / "whole", tmp_path / "stopped", tmp_path / "resumed"
     logs = {name: tmp_path / f"{name}.log" for name in ("whole", "stopped")}
     with open(logs["whole"], "w") as whole_log, open(logs["stopped"], "w") as stopped_log:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from rad_nerfstudio.evaluation.mouth_shape import pearson_r
-from rad_nerfstudio.field_components.ridge_mouth_encoder import RIDGE_GRID, RidgeMouthEncoder
+from rad_nerfstudio.field_components.ridge_mouth_encoder import MAX_SPREAD_GAIN, RIDGE_GRID, RidgeMouthEncoder
 
 
 def _track(frames: int = 300, channels: int = 8, seed: int = 0):
@@ -82,3 +82,51 @@ def test_a_tracks_predictions_are_kept_until_the_track_or_the_fit_changes():
     after = encoder.encode_track(windows, frames)
     torch.testing.assert_close(after, encoder.predict(windows, frames))
     assert not torch.allclose(before, after), "a new fit predicts anew"
+
+
+def test_full_spread_scales_the_shrunk_predictions_to_the_targets_spread_without_changing_their_order():
+    """A weak relation (much noise): the ridge shrinks its predictions towards the mean; ``full_spread`` scales their
+    deviations back to the targets' spread on held-out frames, around the same mean, and r stays as it was."""
+    windows, targets = _track(frames=400)
+    targets = targets + 1.5 * torch.randn(400, 2, generator=torch.Generator().manual_seed(3))
+    train, held_out = torch.arange(320), torch.arange(320, 400)
+    shrunk = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train], full_spread=False)
+    spread = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train])
+    assert torch.equal(shrunk.spread_gain, torch.ones(2))
+    assert bool((spread.spread_gain > 1.3).all()) and bool((spread.spread_gain <= MAX_SPREAD_GAIN).all())
+    before, after = shrunk.encode_track(windows, held_out), spread.encode_track(windows, held_out)
+    for column in range(2):
+        r_before = pearson_r(before[:, column].numpy(), targets[held_out, column].numpy())
+        assert abs(pearson_r(after[:, column].numpy(), targets[held_out, column].numpy()) - r_before) < 1e-5
+    deviation = after - spread.weights[-1]
+    torch.testing.assert_close(deviation, (before - shrunk.weights[-1]) * spread.spread_gain, rtol=1e-4, atol=1e-5)
+    ratio = targets[held_out].std(0) / after.std(0)
+    assert bool((ratio > 0.6).all()) and bool((ratio < 1.6).all()), ratio  # near the targets' spread now
+    assert bool((targets[held_out].std(0) / before.std(0) > 1.6).all())  # and far from it before
+    assert 0.0 < shrunk.cross_validated_r < 0.6
+
+
+def test_targets_the_audio_cannot_predict_get_at_most_the_capped_gain():
+    windows, _ = _track()
+    noise = torch.randn(300, 2, generator=torch.Generator().manual_seed(1))
+    encoder = RidgeMouthEncoder(in_dim=8).fit(windows, torch.arange(300), noise)
+    assert bool((encoder.spread_gain >= 1.0).all()) and bool((encoder.spread_gain <= MAX_SPREAD_GAIN).all())
+
+
+@pytest.mark.parametrize("features", [6, 40])
+def test_the_ridge_weights_are_the_direct_solution_with_more_frames_or_more_features(features):
+    """Primal (Gram of the features) and dual (kernel of the frames) give the weights of the direct solve of the
+    penalised normal equations, the bias (last) unpenalised."""
+    from rad_nerfstudio.field_components.ridge_mouth_encoder import _RidgeSolutions
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(20, features, generator=generator, dtype=torch.float64)
+    design = torch.cat([x - x.mean(0), torch.ones(20, 1, dtype=torch.float64)], 1)
+    targets = torch.randn(20, 2, generator=generator, dtype=torch.float64) + 3.0
+    solutions = _RidgeSolutions(design, targets)
+    assert solutions.dual == (features > 20)
+    for penalty in (0.1, 5.0):
+        diagonal = torch.full((features + 1,), penalty, dtype=torch.float64)
+        diagonal[-1] = 0.0
+        direct = torch.linalg.solve(design.T @ design + torch.diag(diagonal), design.T @ targets)
+        torch.testing.assert_close(solutions.weights(penalty), direct, rtol=1e-8, atol=1e-9)

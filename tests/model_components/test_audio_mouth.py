@@ -143,14 +143,16 @@ def test_without_the_loss_there_is_no_readout_and_the_diagnostic_still_works(man
 
 
 def test_the_cpu_methods_read_the_ridge_mouth_and_the_paper_methods_audio_net():
-    """The CPU methods: the ridge regression of the mouth (and, given ``audio-net``, the code taught the mouth);
-    the paper-sized ones: the anchors' AudioNet, untaught."""
+    """The CPU methods: the ridge regression of the mouth (and, given ``audio-net``, the code taught the mouth) on
+    the log-mel spectrum beside Whisper; the paper-sized ones: the anchors' AudioNet, untaught, on the anchors'
+    features where the dataset has them (``auto``)."""
     from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
 
     for spec, small in ((rad_nerf_small, True), (er_nerf_small, True), (rad_nerf, False), (er_nerf, False)):
         model = spec.config.pipeline.model
         assert model.audio_encoder == ("ridge-mouth" if small else "audio-net")
         assert (model.audio_mouth_loss_mult > 0) is small
+        assert spec.config.pipeline.datamanager.dataparser.audio_features == ("mel-whisper" if small else "auto")
 
 
 def test_true_mouth_open_reads_the_held_out_renderers_gt_json(tmp_path):
@@ -221,6 +223,24 @@ def test_a_ridge_mouth_head_reads_the_landmarks_in_training_and_the_regression_e
     again = build_model(config, manager)
     again.load_state_dict(torch.load(tmp_path / "model.pt"))
     assert torch.equal(again.audio_codes(rows), model.audio_codes(rows))
+
+
+def test_the_ridge_mouths_predictions_spread_as_far_as_the_landmarks_unless_turned_off(manager):
+    """The default scales the regression's shrunk predictions by its cross-validated spread gain; with
+    ``ridge_mouth_full_spread`` off the predictions are the plain ridge's, the same up to that gain around the mean."""
+    config = _config("er-nerf", 0.0)
+    config.audio_encoder = "ridge-mouth"
+    assert config.ridge_mouth_full_spread
+    spread = build_model(config, manager)
+    config.ridge_mouth_full_spread = False
+    plain = build_model(config, manager)
+    gain = spread.audio_encoder.spread_gain
+    assert torch.equal(plain.audio_encoder.spread_gain, torch.ones(2)) and float(gain[0]) > 1.0, gain
+    rows = spread.val_rows
+    bias = plain.audio_encoder.weights[-1]
+    torch.testing.assert_close(
+        spread.audio_codes(rows) - bias, (plain.audio_codes(rows) - bias) * gain, rtol=1e-4, atol=1e-5
+    )
 
 
 def test_under_landmark_mouth_renders_read_the_frames_own_mouth_and_an_audio_code_head_refuses_it(manager):

@@ -163,7 +163,7 @@ def test_ns_train_then_ns_eval_and_a_stage_alone_from_the_checkpoint(dataset, tm
     shutil.rmtree(dataset / "raw")
     np.save(dataset / "aud_ds.npy", np.random.default_rng(0).normal(size=(100, 16, 29)).astype(np.float32))
     common = ns_train_command("rad-nerf-small", dataset, tmp_path, "--timestamp", "t", "--steps-per-eval-image", "1000")
-    common += TINY_RUN_ARGS
+    common += (*TINY_RUN_ARGS, "--pipeline.datamanager.dataparser.audio-features", "auto")  # the anchors' file
     log = _run(*common, "--max-num-iterations", "4", "--steps-per-save", "4")
     assert "deepspeech [100, 16, 29]" in log.replace("\n", " ")
     run = tmp_path / dataset.name / "rad-nerf-small" / "t"

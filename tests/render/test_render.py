@@ -97,7 +97,10 @@ def test_every_pose_eye_and_background_source(trained_run, sample_dir, tmp_path,
 
 
 def test_a_feature_npy_drives_with_a_separate_audio_track(trained_run, sample_dir, tmp_path):
-    features = np.load(trained_run.parents[4] / "portrait" / "aud_mel.npy")[:12]
+    from rad_nerfstudio.audio.features import CACHE_FILES
+    from rad_nerfstudio.method_configs import SMALL_AUDIO_FEATURES
+
+    features = np.load(trained_run.parents[4] / "portrait" / CACHE_FILES[SMALL_AUDIO_FEATURES])[:12]
     np.save(tmp_path / "features.npy", features)
     clip = audio_clip(sample_dir, tmp_path / "speech.wav", 12 / 25)
     args = RenderArgs(trained_run, tmp_path / "features.npy", tmp_path / "n.mp4", audio_track=clip)
