@@ -104,7 +104,7 @@ def whisper_model_dir() -> Path:
     parts = [data[0] / "model.bin.part1", data[1] / "model.bin.part2"]
     size = sum(part.stat().st_size for part in parts)
     folder = _cache_root() / f"whisper-base-{size}"
-    if (folder / "model.bin").is_file() and (folder / "model.bin").stat().st_size == size:
+    if _holds_model(folder, size):
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".whisper-"))
@@ -116,11 +116,22 @@ def whisper_model_dir() -> Path:
         for name in ("config.json", "vocabulary.txt", "tokenizer.json"):
             if (data[0] / name).exists():
                 shutil.copy(data[0] / name, staging / name)
-        shutil.rmtree(folder, ignore_errors=True)
-        staging.rename(folder)
+        if folder.exists() and not _holds_model(folder, size):  # damaged: moved aside (a complete one never is)
+            aside = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".damaged-"))
+            folder.rename(aside / folder.name)
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:  # another process joined them first (parallel trainings or tests on a fresh machine)
+            if not _holds_model(folder, size):
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def _holds_model(folder: Path, size: int) -> bool:
+    return (folder / "model.bin").is_file() and (folder / "model.bin").stat().st_size == size
 
 
 class WhisperEncoder:

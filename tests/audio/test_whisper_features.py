@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -25,8 +26,8 @@ def _vowel_like(seconds: float, seed: int = 0) -> torch.Tensor:
     time = torch.arange(samples) / AUDIO_SAMPLE_RATE
     formants = 300 + 2000 * torch.rand(int(seconds / 0.2) + 1, 2, generator=generator)
     segment = (time / 0.2).long()
-    voice = sum(torch.sin(2 * math.pi * 120 * k * time) / k for k in range(1, 30))
-    shaping = sum(torch.sin(2 * math.pi * formants[segment, j] * time) for j in range(2))
+    voice = torch.stack([torch.sin(2 * math.pi * 120 * k * time) / k for k in range(1, 30)]).sum(0)
+    shaping = torch.stack([torch.sin(2 * math.pi * formants[segment, j] * time) for j in range(2)]).sum(0)
     return 0.1 * voice * (1 + shaping)
 
 
@@ -107,3 +108,20 @@ def test_a_long_clip_is_read_in_overlapping_windows_each_row_from_the_window_it_
     assert abs(switch - middle) <= 1
     positions = [torch.arange(ENCODER_ROWS, dtype=torch.float32)[:, None] + start // 320 for start in starts]
     torch.testing.assert_close(stitched_rows(starts, positions, rows)[:-1, 0], torch.arange(rows - 1).float())
+
+
+def test_processes_joining_the_halves_at_once_all_end_with_the_same_folder(tmp_path):
+    """Parallel trainings (or test workers) on a fresh machine join the halves at the same time: none fails."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path)}
+    env.pop(MODEL_ENV, None)
+    code = "from rad_nerfstudio.audio.whisper_features import whisper_model_dir; print(whisper_model_dir())"
+    command = [sys.executable, "-c", code]
+    runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    folders = {run.communicate(timeout=120)[0].strip() for run in runs}
+    assert all(run.returncode == 0 for run in runs) and len(folders) == 1
+    folder = tmp_path / "rad-nerfstudio"
+    assert [path.name for path in folder.iterdir()] == [Path(folders.pop()).name]
