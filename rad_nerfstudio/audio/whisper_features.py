@@ -68,8 +68,8 @@ def window_starts(samples: int) -> list[int]:
     window of a few seconds padded with silence reads differently: the real clip's held-out tail lies there)."""
     if samples <= CHUNK_SAMPLES:
         return [0]
-    starts = list(range(0, samples - CHUNK_SAMPLES, WINDOW_STEP))
-    return starts + [(samples - CHUNK_SAMPLES) // (2 * MEL_HOP) * (2 * MEL_HOP)]  # on the 20 ms grid
+    last = (samples - CHUNK_SAMPLES) // (2 * MEL_HOP) * (2 * MEL_HOP)  # on the 20 ms grid
+    return [*range(0, last, WINDOW_STEP), last]
 
 
 def stitched_rows(starts: list[int], outputs: list[Tensor], rows: int) -> Tensor:

@@ -99,6 +99,7 @@ def test_a_long_clip_is_read_in_overlapping_windows_each_row_from_the_window_it_
     assert starts[0] == 0 and starts[-1] % 320 == 0 and samples - CHUNK_SAMPLES - 320 < starts[-1] <= samples - 320
     long = window_starts(75 * AUDIO_SAMPLE_RATE)
     assert long[:3] == [0, 20 * AUDIO_SAMPLE_RATE, 40 * AUDIO_SAMPLE_RATE] and long[-1] == 45 * AUDIO_SAMPLE_RATE
+    assert window_starts(50 * AUDIO_SAMPLE_RATE + 1) == [0, 20 * AUDIO_SAMPLE_RATE]  # no window read twice
     rows = math.ceil(samples / 320)
     outputs = [torch.full((ENCODER_ROWS, 1), float(index)) for index in range(len(starts))]
     stitched = stitched_rows(starts, outputs, rows)[:, 0]
