@@ -34,7 +34,8 @@ def lips_crop(image: UInt8[np.ndarray, "h w 3"], box: tuple[int, int, int, int])
     return cv2.warpAffine(image, matrix, (CROP_WIDTH, CROP_HEIGHT), flags=cv2.INTER_CUBIC)
 
 
-def _label(tile: np.ndarray, text: str) -> np.ndarray:
+def label_tile(tile: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``tile`` with ``text`` written in its top-left corner."""
     tile = tile.copy()
     cv2.putText(tile, text, (3, 12), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1, cv2.LINE_AA)
     return tile
@@ -48,7 +49,7 @@ def mouth_strip(
     blank = np.zeros((CROP_HEIGHT, CROP_WIDTH, 3), np.uint8)
     bands = []
     for start in range(0, max(len(truth), 1), columns):
-        top = [_label(t, s) for t, s in zip(truth[start : start + columns], labels[start:], strict=False)]
+        top = [label_tile(t, s) for t, s in zip(truth[start : start + columns], labels[start:], strict=False)]
         bottom = list(render[start : start + columns])
         top += [blank] * (columns - len(top))
         bottom += [blank] * (columns - len(bottom))

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector
     from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
     from rad_nerfstudio.evaluation.mouth_comparison import MouthComparison
+    from rad_nerfstudio.evaluation.mouth_response import MouthResponse
     from rad_nerfstudio.model_components.lpips_net import Lpips
     from rad_nerfstudio.render.trained_run import TrainedRun
 
@@ -193,6 +194,32 @@ def _audio_effect(run: TrainedRun, rows, img_ids: List[int], notes: Dict[str, st
     return effect
 
 
+def _mouth_response(run: TrainedRun, rows, img_ids: List[int], mesh: FaceMeshDetector) -> MouthResponse | None:  # noqa: ANN001
+    """``evaluation.mouth_response`` on the validation frames (heads told the mouth's shape only)."""
+    from rad_nerfstudio.evaluation.mouth_response import measure_mouth_response
+    from rad_nerfstudio.evaluation.mouth_shape import measure_frame
+
+    model, dataset, rects = run.model, run.datamanager.eval_dataset, run.datamanager.tables.rects
+    boxes = {name: [_rect(rects[name][int(row)]) for row in rows] for name in ("face", "mouth")}
+    return measure_mouth_response(
+        model,
+        lambda k: _render(model, dataset, k)[0],
+        lambda k: dataset.get_numpy_image(k)[..., :3],
+        lambda image, face: measure_frame(mesh, image, face)[0],
+        [int(row) for row in rows],
+        boxes,
+        img_ids,
+    )
+
+
+def _response_report(response: MouthResponse, comparison: MouthComparison, model, rows) -> dict:  # noqa: ANN001
+    """``response_report`` against the validation frames' measured openings and standardised landmark openings."""
+    from rad_nerfstudio.evaluation.mouth_response import response_report
+
+    standardised = model.ridge_targets[rows, 0].double().cpu().numpy()
+    return response_report(response, np.array(comparison.opening["truth"], dtype=np.float64), standardised)
+
+
 def _mean(values: List[float | None]) -> float | None:
     kept = [v for v in values if v is not None and np.isfinite(v)]
     return float(np.mean(kept)) if kept else None
@@ -292,6 +319,8 @@ def evaluate_portrait(
 ) -> dict:
     """Render every validation frame, measure it, write the JSON, the video and the plots; returns the JSON."""
     from rad_nerfstudio.evaluation.dataset_mouth import true_mouth_open
+    from rad_nerfstudio.evaluation.mouth_pictures import write_mouth_strip
+    from rad_nerfstudio.evaluation.mouth_response import response_picture
     from rad_nerfstudio.evaluation.report_files import write_per_frame_plot
     from rad_nerfstudio.io.atomic import write_text_atomic
     from rad_nerfstudio.model_components.compiled_fields import compiled_fields, wants_compiling
@@ -318,6 +347,7 @@ def evaluate_portrait(
     with compiled_fields(model, wants_compiling(args.compile, pixels)), precision, told:  # once for the renders below
         per_frame, render_seconds = _score_frames(args, run, tools, video_path)
         effect = _audio_effect(run, rows, img_ids, notes) if rendering else None
+        response = _mouth_response(run, rows, img_ids, tools.mesh) if rendering and tools.mesh else None
         aligned = None
         if args.align_poses and rendering:
             aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
@@ -336,6 +366,10 @@ def evaluate_portrait(
         predicted = None if audio_prediction is None else audio_prediction.cpu().numpy()
         mouth, mouth_per_frame = tools.comparison.report(true_open, notes, predicted)
         files.update(tools.comparison.write_pictures(stem, img_ids, true_open, title))
+    if response is not None and tools.comparison is not None:
+        mouth["mouth_response"] = _response_report(response, tools.comparison, model, rows)
+        files["mouth_response_picture"] = str(stem.parent / f"{stem.name}_mouth_response.png")
+        write_mouth_strip(Path(files["mouth_response_picture"]), response_picture(response))
     report = {
         "config": str(args.load_config),
         "checkpoint": str(run.checkpoint),

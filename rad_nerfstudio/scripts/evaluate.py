@@ -31,6 +31,8 @@ def main(args: EvalArgs) -> None:
         "render_fps",
     )
     shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}
+    if report.get("mouth_response") is not None:
+        shown["mouth_response"] = report["mouth_response"]["mouth_response"]
     if report["aligned"] is not None:
         shown["aligned"] = {k: v for k, v in report["aligned"].items() if k != "per_frame_psnr"}
     CONSOLE.print(json.dumps(shown, indent=2))

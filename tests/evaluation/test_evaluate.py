@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from rad_nerfstudio.evaluation.landmark_distance import DetectorUnavailableError, FaceAlignmentDetector
+from rad_nerfstudio.evaluation.mouth_response import RESPONSE_LEVELS
 from rad_nerfstudio.evaluation.portrait_evaluation import EvalArgs, evaluate_portrait
 from rad_nerfstudio.model_components.lpips_net import Lpips
 
@@ -64,6 +65,11 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     assert cv2.imread(saved["files"]["mouth_opening_plot"]).shape[0] > 200
     strip = cv2.imread(str(tmp_path / "eval" / "metrics_mouth_strip.png"))
     assert strip is not None and strip.shape == (2 * 64 + 6, 10 * 96, 3), "10 frames: ground truth over render"
+    response = saved["mouth_response"]  # the ridge-mouth head told five openings on six frames
+    assert response["levels"] == list(RESPONSE_LEVELS) and len(response["frames"]) == len(response["opening"]) == 6
+    assert response["mouth_response"] is None or np.isfinite(response["mouth_response"])  # a 4-step head: no face
+    picture = cv2.imread(saved["files"]["mouth_response_picture"])
+    assert picture is not None and picture.shape == (6 * 64, 6 * 96, 3), "each frame, then its five renders"
 
 
 def test_offline_lmd_uses_the_face_mesh_and_ground_truth_as_renders_scores_the_ceiling(
@@ -86,6 +92,7 @@ def test_offline_lmd_uses_the_face_mesh_and_ground_truth_as_renders_scores_the_c
     assert "2D-FAN" in saved["notes"]["lmd"] and "lmd" not in saved["unavailable"]
     assert saved["psnr"] == saved["lips_tight_psnr"] == 100.0 and saved["render_fps"] is None
     assert saved["audio_effect"] is None, "nothing rendered"
+    assert "mouth_response" not in saved and "mouth_response_picture" not in saved["files"]
     assert saved["mouth_r"] >= 0.9, "the issue's acceptance: ground-truth frames as renders"
     # the sample's validation frames are its silent end: true mouth_open is constant, so r against it is undefined
     assert saved["mouth_r_truth"] is saved["mouth_r_truth_ceiling"] is None
