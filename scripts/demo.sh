@@ -61,6 +61,7 @@ echo "  $work/eval/metrics_per_frame.png      PSNR and lips PSNR over the valida
 echo "  $work/eval/metrics.json               PSNR, SSIM, LPIPS, lips PSNRs, LMD, mouth r, render fps"
 echo "  $work/eval/metrics_mouth_strip.png    lips over time: ground truth above, render below"
 echo "  $work/eval/metrics_mouth_opening.png  mouth opening over time, ground truth vs render"
+echo "  $work/eval/metrics_mouth_response.png lips told closed to open (-1.5 to +1.5 sd): how far the head follows"
 echo "  $work/eval/novel_speech_mouth.json    mouth opening of the novel-speech render vs the true one (and a plot)"
 echo "  $work/audio_ablation.json, .png       lips PSNR with the true audio vs other audio, and lips crops"
 echo "  $work/sample/gt/contact_sheet.png     frames of the training video"

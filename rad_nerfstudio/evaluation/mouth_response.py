@@ -73,8 +73,10 @@ def can_set_mouth(model) -> bool:  # noqa: ANN001  (a PortraitModel)
 
 
 def swept_codes(model, row: int, levels: Sequence[float]) -> Float[Tensor, "levels code"]:  # noqa: ANN001
-    """The frame's audio code with its mouth part set to each level's opening and the frame's own landmark width."""
-    code = model.audio_codes(torch.tensor([row], device=model.device))[0]
+    """The frame's audio code (the render weights': an AudioNet code beside the mouth is averaged as renders use it)
+    with its mouth part set to each level's opening and the frame's own landmark width."""
+    with model.render_weights():
+        code = model.audio_codes(torch.tensor([row], device=model.device))[0]
     codes = code[None].repeat(len(levels), 1)
     codes[:, -MOUTH_DIM] = torch.tensor(levels, dtype=codes.dtype, device=codes.device)
     codes[:, -MOUTH_DIM + 1] = model.ridge_targets[row, 1].to(codes.dtype)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from types import SimpleNamespace
 
 import numpy as np
@@ -30,6 +31,7 @@ def _head(reads_ridge_mouth: bool = True, code_dim: int = 2) -> SimpleNamespace:
         render_controls=RenderControls(eye=0.5),
         audio_codes=lambda rows: rows.float()[:, None].repeat(1, code_dim),
         ridge_targets=torch.stack([torch.zeros(FRAMES), torch.arange(FRAMES) / 10], 1),
+        render_weights=nullcontext,
     )
 
 
