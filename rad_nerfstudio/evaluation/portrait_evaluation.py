@@ -1,8 +1,8 @@
 """The evaluation of a trained talking portrait on its validation frames (what ``rad-eval``, the benchmarks and the
 demo run): image metrics (PSNR, SSIM, lips PSNR, LPIPS), the mouth landmark distance, the mouth opening against
-the frames (and the truth on a generated dataset), the audio code's mouth r, optionally the same after a test-time
-pose alignment; written as JSON with a side-by-side video (ground truth | render | error, with the validation
-audio), a per-frame plot and two mouth pictures next to it."""
+the frames (and the truth on a generated dataset), the audio code's mouth r, how far the head follows the mouth it is
+told, optionally the same after a test-time pose alignment; written as JSON with a side-by-side video (ground truth |
+render | error, with the validation audio), a per-frame plot and three mouth pictures next to it."""
 
 from __future__ import annotations
 
@@ -40,7 +40,8 @@ class EvalArgs:
     """The training run's config.yml."""
     output_path: Path = Path("eval/metrics.json")
     """Metrics JSON; next to it go <stem>_side_by_side.mp4, <stem>_per_frame.png, <stem>_mouth_strip.png (lips
-    of ground truth above render, over time) and <stem>_mouth_opening.png (mouth opening over time)."""
+    of ground truth above render, over time), <stem>_mouth_opening.png (mouth opening over time) and
+    <stem>_mouth_response.png (lips of a few frames told closed to open; heads that read the mouth's shape)."""
     lpips: bool = True
     """Compute LPIPS (AlexNet; reported as unavailable, with the reason, when its weights cannot be loaded)."""
     lmd: bool = True
@@ -48,7 +49,8 @@ class EvalArgs:
     cannot be loaded (the JSON's lmd_detector says which)."""
     mouth: bool = True
     """Measure the mouth opening of each render and its ground truth (MediaPipe's face mesh): mouth_r, and on a
-    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, plus the two mouth pictures."""
+    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, the mouth response, plus the mouth
+    pictures."""
     renders_from: Literal["model", "ground-truth"] = "model"
     """'ground-truth' scores the ground-truth frames as if they were the renders: the ceiling of each metric."""
     align_poses: bool = True

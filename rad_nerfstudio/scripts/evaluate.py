@@ -1,6 +1,6 @@
 """``rad-eval``: metrics of a trained talking portrait on its validation frames, plus a side-by-side video
-(ground truth | render | error, with the validation audio), a per-frame plot and two mouth pictures next to
-the JSON."""
+(ground truth | render | error, with the validation audio), a per-frame plot and the mouth pictures next to the
+JSON."""
 
 from __future__ import annotations
 
