@@ -25,6 +25,11 @@ IGNORED_BELOW = 0.005
 """Mouth-box difference (colours in [0, 1]) under which the head is said to ignore the audio (about 1 grey level)."""
 
 
+def evenly_spaced(count: int, frames: int) -> List[int]:
+    """At most ``frames`` distinct indices of ``range(count)``, evenly spaced from the first to the last."""
+    return sorted({int(k) for k in np.linspace(0, count - 1, min(frames, count)).round()})
+
+
 @torch.no_grad()
 def audio_effect(
     model,  # noqa: ANN001  (a PortraitModel)
@@ -42,7 +47,7 @@ def audio_effect(
     train = model.train_rows
     opening = model.mouth_shape[train, 0]
     widest, closest = int(train[int(opening.argmax())]), int(train[int(opening.argmin())])
-    picks = sorted({int(k) for k in np.linspace(0, count - 1, min(frames, count)).round()})
+    picks = evenly_spaced(count, frames)
     saved = model.render_controls
     differences = []
     try:

@@ -21,6 +21,7 @@ import torch
 from jaxtyping import Float, UInt8
 from torch import Tensor
 
+from rad_nerfstudio.evaluation.audio_effect import evenly_spaced
 from rad_nerfstudio.evaluation.mouth_comparison import finite_or_none
 from rad_nerfstudio.evaluation.mouth_pictures import CROP_HEIGHT, CROP_WIDTH, label_tile, lips_crop
 from rad_nerfstudio.model_components.audio_mouth import MOUTH_DIM
@@ -66,12 +67,6 @@ def _level_means(opening: Float[np.ndarray, "frames levels"]) -> Float[np.ndarra
     return np.where(counts > 0, np.where(finite, opening, 0.0).sum(0) / np.maximum(counts, 1), np.nan)
 
 
-def can_set_mouth(model) -> bool:  # noqa: ANN001  (a PortraitModel)
-    """Whether the head's audio condition ends with the mouth shape it renders (a ridge-mouth head, alone or beside an
-    AudioNet code), so that a render can be told any mouth."""
-    return bool(model.reads_ridge_mouth)
-
-
 def swept_codes(model, row: int, levels: Sequence[float]) -> Float[Tensor, "levels code"]:  # noqa: ANN001
     """The frame's audio code (the render weights': an AudioNet code beside the mouth is averaged as renders use it)
     with its mouth part set to each level's opening and the frame's own landmark width."""
@@ -100,9 +95,9 @@ def measure_mouth_response(
     validation frames. ``boxes``: the validation frames' ``face`` and ``mouth`` boxes."""
     from dataclasses import replace
 
-    if not can_set_mouth(model) or len(rows) == 0:
+    if not model.reads_ridge_mouth or len(rows) == 0:  # only a ridge-mouth head's condition ends with the mouth
         return None
-    picks = sorted({int(k) for k in np.linspace(0, len(rows) - 1, min(frames, len(rows))).round()})
+    picks = evenly_spaced(len(rows), frames)
     saved = model.render_controls
     opening = np.full((len(picks), len(levels)), np.nan)
     crops: List[List[np.ndarray]] = []

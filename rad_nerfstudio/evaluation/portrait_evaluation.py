@@ -349,7 +349,9 @@ def evaluate_portrait(
     with compiled_fields(model, wants_compiling(args.compile, pixels)), precision, told:  # once for the renders below
         per_frame, render_seconds = _score_frames(args, run, tools, video_path)
         effect = _audio_effect(run, rows, img_ids, notes) if rendering else None
-        response = _mouth_response(run, rows, img_ids, tools.mesh) if rendering and tools.mesh else None
+        # only where the mouth is measured (--no-mouth keeps the face mesh for the LMD alone)
+        comparison = tools.comparison if rendering else None
+        response = _mouth_response(run, rows, img_ids, comparison.detector) if comparison else None
         aligned = None
         if args.align_poses and rendering:
             aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
