@@ -26,7 +26,7 @@ fi
 
 start=$(date +%s)
 .venv/bin/rad-sample "$work/sample" --overwrite
-# A shorter schedule than er-nerf-small's default (5000 head + 1000 lips + 1666 torso steps; 1500 + 300 + 500 here) keeps
+# A shorter schedule than er-nerf-small's default (10000 head + 2000 lips + 3333 torso steps; 1500 + 300 + 500 here) keeps
 # the whole demo within 15 minutes on 2 cores (about 3 measured with the fused kernels and the ridge-mouth default,
 # 11.5 before the kernels); the default is what the quality benchmark measures.
 .venv/bin/ns-train er-nerf-small --data "$work/sample" --vis tensorboard --output-dir "$work/outputs" \

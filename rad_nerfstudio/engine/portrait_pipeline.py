@@ -9,9 +9,10 @@ Two differences from ``VanillaPipeline``'s whole-image evaluation, both only whe
 (``ns-eval``; the trainer's periodic evaluations pass their step and are left as nerfstudio makes them):
 
 - the renders use the weights whole-image renders use everywhere else (the EMA's when the model keeps one);
-- each validation frame is scored twice: with its pose as given, and after the test-time alignment of its head pose
-  with the field frozen (``evaluation.pose_alignment``; validation frames have no training rays, so a run that refines
-  its training poses would otherwise be scored on poses of another quality). The aligned metrics carry the prefix
+- each validation frame is scored twice: as given, and after the test-time alignment of its head pose and torso latent
+  with the fields frozen (``evaluation.pose_alignment``, ``evaluation.torso_alignment``; validation frames have no
+  training rays, so a run that refines its training poses would otherwise be scored on poses of another quality, and
+  the body's free motion is no part of the head's). The aligned metrics carry the prefix
   ``aligned_``; ``aligned_rotation_mean_deg`` is the alignment's mean rotation.
 """
 
@@ -40,7 +41,7 @@ class PortraitPipelineConfig(VanillaPipelineConfig):
 
     _target: Type = field(default_factory=lambda: PortraitPipeline)
     eval_align_steps: int = 100
-    """Adam steps of each validation frame's test-time pose alignment in ``ns-eval`` (0: poses as given only)."""
+    """Adam steps of each validation frame's test-time pose and torso alignments in ``ns-eval`` (0: as given only)."""
 
 
 class PortraitPipeline(VanillaPipeline):
@@ -84,20 +85,22 @@ class PortraitPipeline(VanillaPipeline):
         return metrics
 
     def _aligned_metrics(self, output_path: Path | None, get_std: bool) -> Dict[str, float]:
-        """The validation frames' metrics after each one's pose is aligned (the alignment is dropped afterwards)."""
+        """The validation frames' metrics after each one's pose and torso latent are aligned (dropped afterwards)."""
         from rad_nerfstudio.evaluation.pose_alignment import (
             AlignmentSettings,
             align_held_out_poses,
             mean_rotation_degrees,
         )
+        from rad_nerfstudio.evaluation.torso_alignment import TORSO_SETTINGS, align_held_out_torso
 
         model = cast(PortraitModel, self.model)
         datamanager = cast(TalkingPortraitDataManager, self.datamanager)
         images = datamanager.eval_images[..., :3]  # cached by the data manager with the evaluation loader used below
-        settings = AlignmentSettings(steps=self.config.eval_align_steps)
-        cameras = datamanager.eval_dataset.cameras
-        tangents = align_held_out_poses(model, cameras, datamanager.eval_rows, images, settings)
+        steps = self.config.eval_align_steps
+        cameras, rows = datamanager.eval_dataset.cameras, datamanager.eval_rows
         try:
+            tangents = align_held_out_poses(model, cameras, rows, images, AlignmentSettings(steps=steps))
+            align_held_out_torso(model, cameras, rows, images, replace(TORSO_SETTINGS, steps=steps))
             aligned = self.get_average_image_metrics(
                 datamanager.fixed_indices_eval_dataloader,
                 "eval_aligned",
@@ -107,6 +110,7 @@ class PortraitPipeline(VanillaPipeline):
             )
         finally:
             model.pose_correction.held_out = None
+            model.torso.held_out = None
         scores = {f"{ALIGNED_PREFIX}{k}": v for k, v in aligned.items() if k not in TIMING_METRICS}
         scores[f"{ALIGNED_PREFIX}rotation_mean_deg"] = mean_rotation_degrees(tangents)
         return scores

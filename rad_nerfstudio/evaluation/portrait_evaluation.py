@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
 
@@ -54,10 +54,11 @@ class EvalArgs:
     renders_from: Literal["model", "ground-truth"] = "model"
     """'ground-truth' scores the ground-truth frames as if they were the renders: the ceiling of each metric."""
     align_poses: bool = True
-    """Also score the frames after a test-time alignment of each one's head pose with the field frozen (the mouth
-    left out of the fit): the JSON's ``aligned`` block; the top-level metrics are the poses as given."""
+    """Also score the frames after a test-time alignment of each one's head pose (on its face, the mouth left out)
+    and torso latent (outside the face) with the fields frozen: the JSON's ``aligned`` block; the top-level metrics
+    are the frames as given (``evaluation.pose_alignment``, ``evaluation.torso_alignment``)."""
     align_steps: int = 100
-    """Adam steps of the alignment (128 rays of every validation frame each)."""
+    """Adam steps of each alignment (128 rays of every validation frame each)."""
     mouth_from: Literal["audio", "landmarks"] = "audio"
     """'landmarks': the head reads each validation frame's own landmark mouth instead of the audio's prediction
     (teacher forcing; heads that read the mouth's shape only, as ridge-mouth does): what the render can do with a
@@ -152,29 +153,40 @@ def add_image_scores(scores: Dict[str, List], render, truth, rects, row: int, lp
         scores["lpips"].append(float(lpips(render[None].to(device), truth[None].to(device))))
 
 
-def _aligned_scores(model, dataset, rows, tables, steps: int, lpips) -> dict:  # noqa: ANN001
-    """Image metrics of the validation frames after the test-time alignment of their poses (kept in the model only
-    while they are rendered), and the alignment's mean rotation and translation."""
+def _aligned_scores(model, dataset, rows, tables, steps: int, tools: _MetricTools) -> dict:  # noqa: ANN001
+    """Image metrics of the validation frames after the test-time alignment of their poses and torso latents (kept in
+    the model only while they are rendered; the LMD too where a detector is at hand), the alignment's mean rotation and
+    translation and the torso latents' mean offset (null before the torso stage)."""
     import torch
     from rich.progress import track
 
+    from rad_nerfstudio.evaluation.landmark_distance import mouth_distance
     from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses, mean_rotation_degrees
+    from rad_nerfstudio.evaluation.torso_alignment import TORSO_SETTINGS, align_held_out_torso
 
     images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
-    tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
-    scores: Dict[str, List[float]] = {name: [] for name in IMAGE_METRICS}
     try:
+        tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
+        latents = align_held_out_torso(model, dataset.cameras, rows, images, replace(TORSO_SETTINGS, steps=steps))
+        scores: Dict[str, List] = {name: [] for name in IMAGE_METRICS}
+        lmd: List[float | None] = []
         for k in track(range(len(rows)), description="Scoring aligned validation frames", console=CONSOLE):
-            render = torch.from_numpy(_render(model, dataset, k)[0]).float() / 255
-            truth = images[k].float() / 255
-            add_image_scores(scores, render, truth, tables.rects, int(rows[k]), lpips, model.device)
+            render_u8 = _render(model, dataset, k)[0]
+            render, truth = torch.from_numpy(render_u8).float() / 255, images[k].float() / 255
+            add_image_scores(scores, render, truth, tables.rects, int(rows[k]), tools.lpips, model.device)
+            if tools.detector is not None:
+                face = _rect(tables.rects["face"][int(rows[k])])
+                lmd.append(mouth_distance(tools.detector, render_u8, images[k].numpy(), face))
     finally:
         model.pose_correction.held_out = None
+        model.torso.held_out = None
     return {
         "steps": steps,
-        **{name: _mean(values) for name, values in scores.items()},  # pyright: ignore[reportArgumentType]
+        **{name: _mean(values) for name, values in scores.items()},
+        "lmd": _mean(lmd),
         "rotation_mean_deg": mean_rotation_degrees(tangents),
         "translation_mean": float(tangents[:, :3].norm(dim=-1).mean()),
+        "torso_latent_offset": None if latents is None else float(latents.norm(dim=-1).mean()),
         "per_frame_psnr": scores["psnr"],
     }
 
@@ -354,8 +366,11 @@ def evaluate_portrait(
         response = _mouth_response(run, rows, img_ids, comparison.detector) if comparison else None
         aligned = None
         if args.align_poses and rendering:
-            aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools.lpips)
-            notes["aligned"] = "the 'aligned' metrics: each frame's head pose fitted first with the field frozen"
+            aligned = _aligned_scores(model, datamanager.eval_dataset, rows, tables, args.align_steps, tools)
+            notes["aligned"] = (
+                "the 'aligned' metrics: each frame's head pose (on its face outside the mouth) and torso latent"
+                " (outside its face) fitted first with the fields frozen"
+            )
 
     if detector is not None and _mean(per_frame["lmd"]) is None:
         unavailable["lmd"] = f"{_detector_name(detector)} found no landmarks in any validation frame pair"

@@ -13,6 +13,7 @@ corrections.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable, Tuple
 
 import torch
 from jaxtyping import Float, Int, UInt8
@@ -48,33 +49,38 @@ def _face_pixels(
     return torch.stack([y, x], dim=-1), (~in_mouth).float()
 
 
-def align_held_out_poses(
+PixelPicker = Callable[[int, torch.Generator], Tuple[Int[Tensor, "n k 2"], Float[Tensor, "n k"]]]
+"""``(count, generator)`` -> ``count`` (row, column) pixels per frame and each one's weight in the fit's error."""
+
+
+def fit_held_out_frames(
     model: PortraitModel,
     cameras: Cameras,
     rows: Int[Tensor, " n"],
     images: UInt8[Tensor, "n height width 3"],
-    settings: AlignmentSettings | None = None,
-) -> Float[Tensor, "n 6"]:
-    """Fit the pose correction of each frame in ``rows`` (its camera in ``cameras``, its image in ``images``) to its
-    pixels, rendering as in evaluation whatever the model's mode; a frame whose fitted pose does not lower its error on
-    other pixels of its face keeps its pose. The model keeps the corrections (``model.pose_correction.held_out``) for
-    the renders that follow; the tangent vectors (translation, rotation) are returned."""
-    settings = settings or AlignmentSettings()
+    settings: AlignmentSettings,
+    install: Callable[[Tensor], None],
+    size: int,
+    pick_pixels: PixelPicker,
+    description: str,
+) -> Float[Tensor, "frames size"]:
+    """Fit one vector of ``size`` per frame of the model (``install`` hands the model the tensor it reads, zeros: as
+    trained) to the pixels ``pick_pixels`` chooses in each frame of ``rows``, every weight frozen and rendering as in
+    evaluation whatever the model's mode. A frame whose fit does not lower its error on other pixels keeps zero. The
+    fitted tensor is installed and returned (rows of frames not in ``rows`` are zero)."""
     device = model.device
     rows = rows.to(device)
     height, width = images.shape[1:3]
-    correction = model.pose_correction
-    held_out = torch.zeros(correction.num_frames, 6, device=device, requires_grad=True)
-    correction.held_out = held_out
+    fitting = torch.zeros(model.head_poses.shape[0], size, device=device, requires_grad=True)
+    install(fitting)
     generator = RayGenerator(cameras.to(device))
-    face, mouth = model.face_rects[rows].cpu(), model.mouth_rects[rows].cpu()
     backdrops = None
     if not model.torso_trained:
         backdrops = torch.stack([model.torso_backdrop(int(r), height, width) for r in rows])
 
     def frame_errors(count: int, random: torch.Generator) -> Float[Tensor, " n"]:
-        """Each frame's mean squared error over ``count`` random pixels of its face outside the mouth."""
-        pixels, weights = _face_pixels(face, mouth, count, random)
+        """Each frame's weighted mean squared error over ``count`` of its pixels."""
+        pixels, weights = pick_pixels(count, random)
         frame = torch.arange(len(rows))[:, None].expand(-1, count)
         indices = torch.cat([frame[..., None], pixels], dim=-1).reshape(-1, 3)
         rays = generator(indices.to(device))
@@ -88,8 +94,8 @@ def align_held_out_poses(
         w = weights.to(device)
         return (errors * w).sum(-1) / w.sum(-1).clamp_min(1.0)
 
-    optimizer = torch.optim.Adam([held_out], lr=settings.learning_rate)
-    # the rate falls linearly to zero: the random rays of the last steps cannot walk a settled pose away
+    optimizer = torch.optim.Adam([fitting], lr=settings.learning_rate)
+    # the rate falls linearly to zero: the random rays of the last steps cannot walk a settled fit away
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0 - step / max(settings.steps, 1))
     random = torch.Generator().manual_seed(settings.seed)
     frozen = [p for p in model.parameters() if p.requires_grad]
@@ -99,27 +105,52 @@ def align_held_out_poses(
     model.eval()
     try:
         with model.render_weights():
-            for _ in track(range(settings.steps), description="Aligning held-out poses", transient=True):
+            for _ in track(range(settings.steps), description=description, transient=True):
                 loss = frame_errors(settings.rays_per_frame, random).mean()
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
                 schedule.step()
             # Adam steps at its rate however small the evidence: a frame keeps its fit only where it is better
-            fitted = held_out.detach().clone()
+            fitted = fitting.detach().clone()
             with torch.no_grad():
+                install(fitted)
                 after = frame_errors(4 * settings.rays_per_frame, torch.Generator().manual_seed(settings.seed + 1))
-                correction.held_out = torch.zeros_like(fitted)
+                install(torch.zeros_like(fitted))
                 before = frame_errors(4 * settings.rays_per_frame, torch.Generator().manual_seed(settings.seed + 1))
     finally:
         model.train(training)
         for p in frozen:
             p.requires_grad_(True)
-    worse = torch.zeros(correction.num_frames, dtype=torch.bool, device=device)
+    worse = torch.zeros(fitted.shape[0], dtype=torch.bool, device=device)
     worse[rows] = after >= before
     fitted[worse] = 0.0
-    correction.held_out = fitted
-    return fitted[rows].cpu()
+    install(fitted)
+    return fitted
+
+
+def align_held_out_poses(
+    model: PortraitModel,
+    cameras: Cameras,
+    rows: Int[Tensor, " n"],
+    images: UInt8[Tensor, "n height width 3"],
+    settings: AlignmentSettings | None = None,
+) -> Float[Tensor, "n 6"]:
+    """Fit the pose correction of each frame in ``rows`` (its camera in ``cameras``, its image in ``images``) to the
+    pixels of its face outside the mouth (``fit_held_out_frames``). The model keeps the corrections
+    (``model.pose_correction.held_out``) for the renders that follow; the tangent vectors (translation, rotation) are
+    returned."""
+    face, mouth = model.face_rects[rows].cpu(), model.mouth_rects[rows].cpu()
+
+    def install(tangents: Tensor) -> None:
+        model.pose_correction.held_out = tangents
+
+    def pick(count: int, random: torch.Generator) -> Tuple[Tensor, Tensor]:
+        return _face_pixels(face, mouth, count, random)
+
+    settings = settings or AlignmentSettings()
+    fitted = fit_held_out_frames(model, cameras, rows, images, settings, install, 6, pick, "Aligning held-out poses")
+    return fitted[rows.to(fitted.device)].cpu()
 
 
 def mean_rotation_degrees(tangents: Float[Tensor, "n 6"]) -> float:

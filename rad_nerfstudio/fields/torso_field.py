@@ -53,6 +53,9 @@ class TorsoField(nn.Module):
 
     untrained: Tensor
     """Per frame: whether no training ray reaches it (``mark_trained``)."""
+    held_out: Float[Tensor, "frames latent"] | None
+    """Unsaved offsets from the trained mean for untrained frames, set by the test-time alignment
+    (``evaluation.torso_alignment``); None: those frames read the mean."""
 
     def __init__(self, config: TorsoFieldConfig, num_frames: int, pose_encoder: PoseEncoder | None = None) -> None:
         """``pose_encoder`` maps the flattened 3x4 pose to the deformation's pose input (None: the raw pose)."""
@@ -68,6 +71,7 @@ class TorsoField(nn.Module):
         self.latents = nn.Embedding(num_frames, config.latent_dim)
         nn.init.zeros_(self.latents.weight)
         self.register_buffer("untrained", torch.zeros(num_frames, dtype=torch.bool), persistent=False)
+        self.held_out = None
         self.pose_encoder = pose_encoder
         pose_dim = pose_encoder.output_dim if pose_encoder is not None else config.pose_dim
         self.deform = MLP(
@@ -115,7 +119,8 @@ class TorsoField(nn.Module):
         self.untrained[rows.to(self.untrained.device)] = False
 
     def frame_latents(self, frame_idx: Int[Tensor, " rows"]) -> Float[Tensor, "rows latent"]:
-        """Each frame's latent; the trained frames' mean for a frame marked untrained. Its own latent never moved from
+        """Each frame's latent; the trained frames' mean (plus its ``held_out`` offset when an alignment set one) for a
+        frame marked untrained. Its own latent never moved from
         zero, which is not where the trained ones lie: on held-out frames the torso came out shifted (the real clip's
         validation PSNR 28.81 -> 29.55 dB and 29.33 -> 29.66 with the mean, the issue notes have the probe). Training
         batches come from trained frames only, so in training mode each frame reads its own (no mean per step)."""
@@ -123,6 +128,8 @@ class TorsoField(nn.Module):
             return self.latents(frame_idx)
         trained = (~self.untrained).to(self.latents.weight.dtype)[:, None]
         mean = (self.latents.weight * trained).sum(0) / trained.sum().clamp_min(1.0)  # no branch: compiles whole
+        if self.held_out is not None:
+            mean = mean + self.held_out[frame_idx]
         return torch.where(self.untrained[frame_idx][:, None], mean, self.latents(frame_idx))
 
     def _deform_one_frame(
