@@ -7,7 +7,8 @@ alignment cannot shape the lips and the lip-sync scores stay the audio's.
 
 The same fit on the training frames (``align_training_poses``) is a block step of the training's pose refinement: the
 pipeline runs it where the head's training ends (``pose_alignment_rounds``) and folds the result into the trained
-corrections.
+corrections. ``fit_held_out_frames`` is the fit itself, for any vector per frame that the model reads (the torso's
+codes too: ``evaluation.torso_alignment``).
 """
 
 from __future__ import annotations
