@@ -120,10 +120,10 @@ class TorsoField(nn.Module):
 
     def frame_latents(self, frame_idx: Int[Tensor, " rows"]) -> Float[Tensor, "rows latent"]:
         """Each frame's latent; the trained frames' mean (plus its ``held_out`` offset when an alignment set one) for a
-        frame marked untrained. Its own latent never moved from
-        zero, which is not where the trained ones lie: on held-out frames the torso came out shifted (the real clip's
-        validation PSNR 28.81 -> 29.55 dB and 29.33 -> 29.66 with the mean, the issue notes have the probe). Training
-        batches come from trained frames only, so in training mode each frame reads its own (no mean per step)."""
+        frame marked untrained. Its own latent never moved from zero, which is not where the trained ones lie: on
+        held-out frames the torso came out shifted (the real clip's validation PSNR 28.81 -> 29.55 dB and 29.33 ->
+        29.66 with the mean, the issue notes have the probe). Training batches come from trained frames only, so in
+        training mode each frame reads its own (no mean per step)."""
         if self.training:
             return self.latents(frame_idx)
         trained = (~self.untrained).to(self.latents.weight.dtype)[:, None]
