@@ -86,21 +86,14 @@ class PortraitPipeline(VanillaPipeline):
 
     def _aligned_metrics(self, output_path: Path | None, get_std: bool) -> Dict[str, float]:
         """The validation frames' metrics after each one's pose and torso latent are aligned (dropped afterwards)."""
-        from rad_nerfstudio.evaluation.pose_alignment import (
-            AlignmentSettings,
-            align_held_out_poses,
-            mean_rotation_degrees,
-        )
-        from rad_nerfstudio.evaluation.torso_alignment import TORSO_SETTINGS, align_held_out_torso
+        from rad_nerfstudio.evaluation.held_out_alignment import aligned_held_out_frames
+        from rad_nerfstudio.evaluation.pose_alignment import mean_rotation_degrees
 
         model = cast(PortraitModel, self.model)
         datamanager = cast(TalkingPortraitDataManager, self.datamanager)
         images = datamanager.eval_images[..., :3]  # cached by the data manager with the evaluation loader used below
-        steps = self.config.eval_align_steps
-        cameras, rows = datamanager.eval_dataset.cameras, datamanager.eval_rows
-        try:
-            tangents = align_held_out_poses(model, cameras, rows, images, AlignmentSettings(steps=steps))
-            align_held_out_torso(model, cameras, rows, images, replace(TORSO_SETTINGS, steps=steps))
+        cameras, rows, steps = datamanager.eval_dataset.cameras, datamanager.eval_rows, self.config.eval_align_steps
+        with aligned_held_out_frames(model, cameras, rows, images, steps) as (tangents, _):
             aligned = self.get_average_image_metrics(
                 datamanager.fixed_indices_eval_dataloader,
                 "eval_aligned",
@@ -108,9 +101,6 @@ class PortraitPipeline(VanillaPipeline):
                 output_path,
                 get_std,
             )
-        finally:
-            model.pose_correction.held_out = None
-            model.torso.held_out = None
         scores = {f"{ALIGNED_PREFIX}{k}": v for k, v in aligned.items() if k not in TIMING_METRICS}
         scores[f"{ALIGNED_PREFIX}rotation_mean_deg"] = mean_rotation_degrees(tangents)
         return scores

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Dict, List, Literal, Tuple, TypeVar
 
@@ -160,16 +160,14 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, tools: _MetricTool
     import torch
     from rich.progress import track
 
+    from rad_nerfstudio.evaluation.held_out_alignment import aligned_held_out_frames
     from rad_nerfstudio.evaluation.landmark_distance import mouth_distance
-    from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, align_held_out_poses, mean_rotation_degrees
-    from rad_nerfstudio.evaluation.torso_alignment import TORSO_SETTINGS, align_held_out_torso
+    from rad_nerfstudio.evaluation.pose_alignment import mean_rotation_degrees
 
     images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
-    try:
-        tangents = align_held_out_poses(model, dataset.cameras, rows, images, AlignmentSettings(steps=steps))
-        latents = align_held_out_torso(model, dataset.cameras, rows, images, replace(TORSO_SETTINGS, steps=steps))
-        scores: Dict[str, List] = {name: [] for name in IMAGE_METRICS}
-        lmd: List[float | None] = []
+    scores: Dict[str, List] = {name: [] for name in IMAGE_METRICS}
+    lmd: List[float | None] = []
+    with aligned_held_out_frames(model, dataset.cameras, rows, images, steps) as (tangents, latents):
         for k in track(range(len(rows)), description="Scoring aligned validation frames", console=CONSOLE):
             render_u8 = _render(model, dataset, k)[0]
             render, truth = torch.from_numpy(render_u8).float() / 255, images[k].float() / 255
@@ -177,9 +175,6 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, tools: _MetricTool
             if tools.detector is not None:
                 face = _rect(tables.rects["face"][int(rows[k])])
                 lmd.append(mouth_distance(tools.detector, render_u8, images[k].numpy(), face))
-    finally:
-        model.pose_correction.held_out = None
-        model.torso.held_out = None
     return {
         "steps": steps,
         **{name: _mean(values) for name, values in scores.items()},

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable, Tuple
 
 import torch
-from jaxtyping import Float, Int, UInt8
+from jaxtyping import Bool, Float, Int, UInt8
 from nerfstudio.cameras.cameras import Cameras
 from nerfstudio.model_components.ray_generators import RayGenerator
 from rich.progress import track
@@ -38,6 +38,11 @@ class AlignmentSettings:
     seed: int = 0
 
 
+def inside_rectangles(x: Int[Tensor, "n k"], y: Int[Tensor, "n k"], rects: Int[Tensor, "n 4"]) -> Bool[Tensor, "n k"]:
+    """Whether each frame's pixels (columns ``x``, rows ``y``) lie in its rectangle (x0, y0, x1, y1; ends excluded)."""
+    return (x >= rects[:, None, 0]) & (x < rects[:, None, 2]) & (y >= rects[:, None, 1]) & (y < rects[:, None, 3])
+
+
 def _face_pixels(
     face: Int[Tensor, "n 4"], mouth: Int[Tensor, "n 4"], count: int, generator: torch.Generator
 ) -> tuple[Int[Tensor, "n k 2"], Float[Tensor, "n k"]]:
@@ -46,8 +51,7 @@ def _face_pixels(
     u = torch.rand(n, count, 2, generator=generator)
     x = (face[:, None, 0] + u[..., 0] * (face[:, None, 2] - face[:, None, 0])).long()
     y = (face[:, None, 1] + u[..., 1] * (face[:, None, 3] - face[:, None, 1])).long()
-    in_mouth = (x >= mouth[:, None, 0]) & (x < mouth[:, None, 2]) & (y >= mouth[:, None, 1]) & (y < mouth[:, None, 3])
-    return torch.stack([y, x], dim=-1), (~in_mouth).float()
+    return torch.stack([y, x], dim=-1), (~inside_rectangles(x, y, mouth)).float()
 
 
 PixelPicker = Callable[[int, torch.Generator], Tuple[Int[Tensor, "n k 2"], Float[Tensor, "n k"]]]
@@ -64,11 +68,11 @@ def fit_held_out_frames(
     size: int,
     pick_pixels: PixelPicker,
     description: str,
-) -> Float[Tensor, "frames size"]:
+) -> Float[Tensor, "n size"]:
     """Fit one vector of ``size`` per frame of the model (``install`` hands the model the tensor it reads, zeros: as
     trained) to the pixels ``pick_pixels`` chooses in each frame of ``rows``, every weight frozen and rendering as in
     evaluation whatever the model's mode. A frame whose fit does not lower its error on other pixels keeps zero. The
-    fitted tensor is installed and returned (rows of frames not in ``rows`` are zero)."""
+    fitted tensor is installed (zero for frames not in ``rows``); the vectors of ``rows`` are returned, on the CPU."""
     device = model.device
     rows = rows.to(device)
     height, width = images.shape[1:3]
@@ -127,7 +131,7 @@ def fit_held_out_frames(
     worse[rows] = after >= before
     fitted[worse] = 0.0
     install(fitted)
-    return fitted
+    return fitted[rows].cpu()
 
 
 def align_held_out_poses(
@@ -150,8 +154,7 @@ def align_held_out_poses(
         return _face_pixels(face, mouth, count, random)
 
     settings = settings or AlignmentSettings()
-    fitted = fit_held_out_frames(model, cameras, rows, images, settings, install, 6, pick, "Aligning held-out poses")
-    return fitted[rows.to(fitted.device)].cpu()
+    return fit_held_out_frames(model, cameras, rows, images, settings, install, 6, pick, "Aligning held-out poses")
 
 
 def mean_rotation_degrees(tangents: Float[Tensor, "n 6"]) -> float:

@@ -19,7 +19,7 @@ from jaxtyping import Float, Int, UInt8
 from nerfstudio.cameras.cameras import Cameras
 from torch import Tensor
 
-from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, fit_held_out_frames
+from rad_nerfstudio.evaluation.pose_alignment import AlignmentSettings, fit_held_out_frames, inside_rectangles
 from rad_nerfstudio.models.portrait_model import PortraitModel
 
 TORSO_SETTINGS = AlignmentSettings(steps=100, rays_per_frame=128, learning_rate=2e-2)
@@ -36,8 +36,7 @@ def _pixels_outside(
     n = face.shape[0]
     y = torch.randint(0, height, (n, count), generator=generator)
     x = torch.randint(0, width, (n, count), generator=generator)
-    inside = (x >= face[:, None, 0]) & (x < face[:, None, 2]) & (y >= face[:, None, 1]) & (y < face[:, None, 3])
-    return torch.stack([y, x], dim=-1), (~inside).float()
+    return torch.stack([y, x], dim=-1), (~inside_rectangles(x, y, face)).float()
 
 
 def align_held_out_torso(
@@ -61,5 +60,4 @@ def align_held_out_torso(
         return _pixels_outside(face, height, width, count, random)
 
     size, description = model.torso.config.latent_dim, "Aligning held-out torsos"
-    fitted = fit_held_out_frames(model, cameras, rows, images, settings, install, size, pick, description)
-    return fitted[rows.to(fitted.device)].cpu()
+    return fit_held_out_frames(model, cameras, rows, images, settings, install, size, pick, description)
