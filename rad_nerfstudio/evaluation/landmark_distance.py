@@ -1,10 +1,14 @@
 """Landmark distance (LMD): how far the mouth landmarks of a render are from those of the ground truth,
 both detected inside the known face rectangle by face-alignment's 2D-FAN or, offline, MediaPipe's face mesh
-(``mesh_landmarks.FaceMeshDetector``, its 68 points read off the mesh)."""
+(``mesh_landmarks.FaceMeshDetector``, its 68 points read off the mesh).
+
+Two readings of the same points: as placed (``lmd``: the mouth's shape and where the head and the pose put it) and
+centred, each set of mouth points on its own mean first (``lmd_centred``: the mouth's shape alone, the anchors'
+protocol; RAD-NeRF's and ER-NeRF's reported LMD is this one)."""
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import numpy as np
 from jaxtyping import Float, UInt8
@@ -51,21 +55,31 @@ class FaceAlignmentDetector:
         return np.asarray(found[0], dtype=np.float64)[:, :2]
 
 
+class MouthDistance(NamedTuple):
+    """Mean pixel distance between two sets of mouth points: as placed, and each set centred on its own mean."""
+
+    placed: float
+    centred: float
+
+
 def mouth_distance(
     detector: LandmarkDetector,
     render: UInt8[np.ndarray, "h w 3"],
     truth: UInt8[np.ndarray, "h w 3"],
     face: tuple[int, int, int, int],
-) -> float | None:
-    """Mean pixel distance between the mouth landmarks of ``render`` and ``truth`` (None if either fails)."""
+) -> MouthDistance | None:
+    """The mouth landmarks' distance between ``render`` and ``truth`` (None if either detection fails)."""
     return mouth_points_distance(detector(render, face), detector(truth, face))
 
 
 def mouth_points_distance(
     render: Float[np.ndarray, "68 2"] | None, truth: Float[np.ndarray, "68 2"] | None
-) -> float | None:
-    """Mean pixel distance between the mouth points of two landmark sets (None if either is missing or NaN)."""
+) -> MouthDistance | None:
+    """The distance between the mouth points of two landmark sets (None if either is missing or NaN)."""
     if render is None or truth is None:
         return None
-    distance = float(np.linalg.norm(render[MOUTH] - truth[MOUTH], axis=-1).mean())
-    return distance if np.isfinite(distance) else None
+    mouth_render, mouth_truth = render[MOUTH], truth[MOUTH]
+    placed = float(np.linalg.norm(mouth_render - mouth_truth, axis=-1).mean())
+    centred_offsets = (mouth_render - mouth_render.mean(0)) - (mouth_truth - mouth_truth.mean(0))
+    centred = float(np.linalg.norm(centred_offsets, axis=-1).mean())
+    return MouthDistance(placed, centred) if np.isfinite(placed) and np.isfinite(centred) else None

@@ -1,8 +1,9 @@
 """The evaluation of a trained talking portrait on its validation frames (what ``rad-eval``, the benchmarks and the
-demo run): image metrics (PSNR, SSIM, lips PSNR, LPIPS), the mouth landmark distance, the mouth opening against
-the frames (and the truth on a generated dataset), the audio code's mouth r, how far the head follows the mouth it is
-told, optionally the same after a test-time pose alignment; written as JSON with a side-by-side video (ground truth |
-render | error, with the validation audio), a per-frame plot and three mouth pictures next to it."""
+demo run): image metrics (PSNR, SSIM, lips PSNR, LPIPS), the mouth landmark distance (as placed and centred), the
+mouth opening against the frames (and the truth on a generated dataset), the audio code's mouth r, how far the head
+follows the mouth it is told, optionally the same after a test-time pose alignment; written as JSON with a
+side-by-side video (ground truth | render | error, with the validation audio), a per-frame plot and three mouth
+pictures next to it."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from rad_nerfstudio.process.face_mesh import BackendUnavailableError
 from rad_nerfstudio.render.trained_run import load_trained_run
 
 if TYPE_CHECKING:
-    from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector
+    from rad_nerfstudio.evaluation.landmark_distance import LandmarkDetector, MouthDistance
     from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
     from rad_nerfstudio.evaluation.mouth_comparison import MouthComparison
     from rad_nerfstudio.evaluation.mouth_response import MouthResponse
@@ -166,7 +167,7 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, tools: _MetricTool
 
     images = torch.stack([torch.from_numpy(dataset.get_numpy_image(k)[..., :3]) for k in range(len(rows))])
     scores: Dict[str, List] = {name: [] for name in IMAGE_METRICS}
-    lmd: List[float | None] = []
+    lmd: Dict[str, List[float | None]] = {"lmd": [], "lmd_centred": []}
     with aligned_held_out_frames(model, dataset.cameras, rows, images, steps) as (tangents, latents):
         for k in track(range(len(rows)), description="Scoring aligned validation frames", console=CONSOLE):
             render_u8 = _render(model, dataset, k)[0]
@@ -174,11 +175,11 @@ def _aligned_scores(model, dataset, rows, tables, steps: int, tools: _MetricTool
             add_image_scores(scores, render, truth, tables.rects, int(rows[k]), tools.lpips, model.device)
             if tools.detector is not None:
                 face = _rect(tables.rects["face"][int(rows[k])])
-                lmd.append(mouth_distance(tools.detector, render_u8, images[k].numpy(), face))
+                add_mouth_distance(lmd, mouth_distance(tools.detector, render_u8, images[k].numpy(), face))
     return {
         "steps": steps,
         **{name: _mean(values) for name, values in scores.items()},
-        "lmd": _mean(lmd),
+        **{name: _mean(values) for name, values in lmd.items()},
         "rotation_mean_deg": mean_rotation_degrees(tangents),
         "translation_mean": float(tangents[:, :3].norm(dim=-1).mean()),
         "torso_latent_offset": None if latents is None else float(latents.norm(dim=-1).mean()),
@@ -227,6 +228,13 @@ def _response_report(response: MouthResponse, comparison: MouthComparison, model
 
     standardised = model.ridge_targets[rows, 0].double().cpu().numpy()
     return response_report(response, np.array(comparison.opening["truth"], dtype=np.float64), standardised)
+
+
+def add_mouth_distance(scores: Dict[str, List], distance: MouthDistance | None) -> None:
+    """Append one frame's LMD as placed (``lmd``) and centred (``lmd_centred``; None for both where a detection
+    failed)."""
+    scores["lmd"].append(None if distance is None else distance.placed)
+    scores["lmd_centred"].append(None if distance is None else distance.centred)
 
 
 def _mean(values: List[float | None]) -> float | None:
@@ -294,7 +302,7 @@ def _score_frames(
     model, datamanager = run.model, run.datamanager
     tables, dataset = datamanager.tables, datamanager.eval_dataset
     rows = tables.splits["val"]
-    per_frame: Dict[str, List] = {**{name: [] for name in IMAGE_METRICS}, "lmd": []}
+    per_frame: Dict[str, List] = {**{name: [] for name in IMAGE_METRICS}, "lmd": [], "lmd_centred": []}
     render_seconds = 0.0
     first = dataset.get_numpy_image(0)
     height, width = first.shape[0] // 2 * 2, first.shape[1] // 2 * 2
@@ -314,9 +322,9 @@ def _score_frames(
             img_id = int(tables.img_ids[row])
             points = tools.comparison.add(img_id, truth_u8, render_u8, face, mouth_box) if tools.comparison else None
             if tools.detector is not None and tools.detector is tools.mesh and points is not None:
-                per_frame["lmd"].append(mouth_points_distance(points[1], points[0]))
+                add_mouth_distance(per_frame, mouth_points_distance(points[1], points[0]))
             elif tools.detector is not None:
-                per_frame["lmd"].append(mouth_distance(tools.detector, render_u8, truth_u8, face))
+                add_mouth_distance(per_frame, mouth_distance(tools.detector, render_u8, truth_u8, face))
             writer.write(np.ascontiguousarray(side_by_side(truth_u8, render_u8)[:height, : 3 * width]))
     return per_frame, render_seconds
 

@@ -24,6 +24,7 @@ def main(args: EvalArgs) -> None:
         "lips_tight_psnr",
         "lpips",
         "lmd",
+        "lmd_centred",
         "lmd_detector",
         "mouth_r",
         "audio_mouth_r",

@@ -47,13 +47,15 @@ def test_rad_eval_writes_metrics_a_side_by_side_video_and_a_plot(trained_run, tm
     per_frame_keys = ("lips_tight_psnr", "mouth_opening_truth", "mouth_opening_render", "mouth_open_true")
     for key in (*per_frame_keys, "mouth_opening_audio_prediction"):
         assert len(saved["per_frame"][key]) == 10, key
-    assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0
+    assert 0 < saved["ssim"] <= 1 and saved["lpips"] > 0 and saved["lmd"] >= 0 and saved["lmd_centred"] >= 0
+    assert len(saved["per_frame"]["lmd_centred"]) == 10
     assert len(saved["per_frame"]["psnr"]) == len(saved["per_frame"]["img_id"]) == 10
     assert saved["psnr"] == pytest.approx(np.mean(saved["per_frame"]["psnr"]))
     aligned = saved["aligned"]  # the run ends in its torso stage: poses and torso latents fitted
     assert np.isfinite(aligned["psnr"]) and len(aligned["per_frame_psnr"]) == 10
     assert aligned["rotation_mean_deg"] >= 0 and aligned["torso_latent_offset"] >= 0
     assert aligned["lmd"] is None or aligned["lmd"] >= 0  # None where a 4-step render shows no face
+    assert (aligned["lmd_centred"] is None) == (aligned["lmd"] is None)
 
     video = tmp_path / "eval" / "metrics_side_by_side.mp4"
     assert saved["files"]["side_by_side_video"] == str(video)
