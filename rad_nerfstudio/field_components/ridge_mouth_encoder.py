@@ -14,6 +14,11 @@ and a head that reads it opens its mouth half as far as the person does: the ren
 against the detector's noise. With ``full_spread`` (the default) the fit scales each prediction's deviation from
 the mean so that its spread on the cross-validation's held-out blocks matches the targets' there (at most
 ``MAX_SPREAD_GAIN`` times): r against any opening is unchanged, the rendered mouth opens as far as the real one.
+
+With ``within_training_range`` (the default) every prediction is clamped to the range the training frames' own
+mouths span, per output: the head never saw a mouth more closed than the most closed training frame, and asked for
+one it extrapolates (on the real clip, a prediction 1.4 times past the most closed training mouth rendered the widest
+open mouth of the validation tail).
 """
 
 from __future__ import annotations
@@ -48,6 +53,8 @@ class RidgeMouthEncoder(nn.Module):
     scale: Tensor
     weights: Tensor
     strength: Tensor
+    low: Tensor
+    high: Tensor
 
     def __init__(self, in_dim: int, out_dim: int = 2, context: int = 2, bins: int = 4) -> None:
         super().__init__()
@@ -59,6 +66,9 @@ class RidgeMouthEncoder(nn.Module):
         self.register_buffer("scale", torch.ones(features))
         self.register_buffer("weights", torch.zeros(features + 1, out_dim))
         self.register_buffer("strength", torch.zeros(()))
+        # the range of the training frames' mouths, set again by every fit (derived, not saved)
+        self.register_buffer("low", torch.full((out_dim,), -torch.inf), persistent=False)
+        self.register_buffer("high", torch.full((out_dim,), torch.inf), persistent=False)
         self._track: Tensor | None = None  # the track whose every frame's prediction is kept (encode_track)
         self._track_key: tuple = ()
         self._track_codes = torch.zeros(0, out_dim)
@@ -82,7 +92,8 @@ class RidgeMouthEncoder(nn.Module):
         every frame of the track is kept until another track (another tensor, or this one changed in place) or
         another fit comes: a training step asks for hundreds of frames of the same track, and the regression is
         fixed."""
-        key = (windows._version, self.weights._version, self.mean._version, self.scale._version, windows.device)
+        fitted = (self.weights, self.mean, self.scale, self.low, self.high)
+        key = (windows._version, *(buffer._version for buffer in fitted), windows.device)
         if self._track is not windows or self._track_key != key:
             every_frame = torch.arange(windows.shape[0], device=windows.device)
             self._track_codes = torch.cat([self.predict(windows, part) for part in every_frame.split(1024)])
@@ -94,7 +105,8 @@ class RidgeMouthEncoder(nn.Module):
     ) -> Float[Tensor, "n out"]:
         """``encode_track`` computed afresh."""
         with torch.no_grad():
-            return _with_bias((self.features(windows, centres) - self.mean) / self.scale) @ self.weights
+            predicted = _with_bias((self.features(windows, centres) - self.mean) / self.scale) @ self.weights
+            return predicted.clamp(self.low, self.high)
 
     @torch.no_grad()
     def fit(
@@ -104,10 +116,12 @@ class RidgeMouthEncoder(nn.Module):
         targets: Float[Tensor, "n out"],
         grid: Sequence[float] = RIDGE_GRID,
         full_spread: bool = True,
+        within_training_range: bool = True,
     ) -> RidgeMouthEncoder:
         """Fit on training frames (``centres`` in time order), the strength chosen by blocked cross-validation
         (mean r of the first target on held-out blocks, a gap of the context around each block); with
-        ``full_spread``, the predictions' deviations scaled to the targets' spread on those blocks."""
+        ``full_spread``, the predictions' deviations scaled to the targets' spread on those blocks; with
+        ``within_training_range``, the predictions clamped to the targets' range."""
         x = self.features(windows, centres).double()
         y = targets.double()
         mean, scale = x.mean(0), x.std(0).clamp_min(1e-6)
@@ -140,6 +154,11 @@ class RidgeMouthEncoder(nn.Module):
             self.spread_gain = _spread_gain(torch.cat(held_out_predictions[best]), torch.cat(held_out_targets))
             weights[:-1] *= self.spread_gain.double()  # features are centred on the training frames: the mean stays
         self.weights.copy_(weights.float())
+        self.low.fill_(-torch.inf)
+        self.high.fill_(torch.inf)
+        if within_training_range:
+            self.low.copy_(targets.min(0).values)
+            self.high.copy_(targets.max(0).values)
         return self
 
 

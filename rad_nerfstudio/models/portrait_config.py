@@ -38,6 +38,9 @@ class PortraitModelConfig(FilledOnLoad, ModelConfig):
     """With 'ridge-mouth': scale the regression's predictions so that they spread as far as the landmarks' mouth
     shapes on its cross-validation's held-out blocks (a ridge prediction is shrunk towards the mean, and the head then
     opens its mouth about half as far as the person; ``field_components.ridge_mouth_encoder``)."""
+    ridge_mouth_within_training_range: bool = True
+    """With 'ridge-mouth': clamp each prediction to the range of the training frames' own mouths (the head, never
+    shown a mouth outside it, extrapolates: a mouth told to be more closed than any it saw may open)."""
     audio_code_dim: int = 64
     """Audio code from AudioNet."""
     audio_attention: bool = True

@@ -188,6 +188,7 @@ class PortraitModel(Model):
         ridge.fit(
             self.audio_windows, self.audio_index[order], self.ridge_targets[order],
             full_spread=self.config.ridge_mouth_full_spread,
+            within_training_range=self.config.ridge_mouth_within_training_range,
         )  # fmt: skip
         CONSOLE.print(
             f"Mouth from the audio (ridge regression): strength {float(ridge.strength):g}, cross-validated r "

@@ -90,8 +90,9 @@ def test_full_spread_scales_the_shrunk_predictions_to_the_targets_spread_without
     windows, targets = _track(frames=400)
     targets = targets + 1.5 * torch.randn(400, 2, generator=torch.Generator().manual_seed(3))
     train, held_out = torch.arange(320), torch.arange(320, 400)
-    shrunk = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train], full_spread=False)
-    spread = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train])
+    unclamped = {"within_training_range": False}  # the spread alone
+    shrunk = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train], full_spread=False, **unclamped)
+    spread = RidgeMouthEncoder(in_dim=8).fit(windows, train, targets[train], **unclamped)
     assert torch.equal(shrunk.spread_gain, torch.ones(2))
     assert bool((spread.spread_gain > 1.3).all()) and bool((spread.spread_gain <= MAX_SPREAD_GAIN).all())
     before, after = shrunk.encode_track(windows, held_out), spread.encode_track(windows, held_out)
@@ -104,6 +105,27 @@ def test_full_spread_scales_the_shrunk_predictions_to_the_targets_spread_without
     assert bool((ratio > 0.6).all()) and bool((ratio < 1.6).all()), ratio  # near the targets' spread now
     assert bool((targets[held_out].std(0) / before.std(0) > 1.6).all())  # and far from it before
     assert 0.0 < shrunk.cross_validated_r < 0.6
+
+
+def test_predictions_stay_within_the_training_mouths_range_unless_turned_off():
+    """Frames louder than any training frame ask for a mouth beyond the training range: clamped to it, per output;
+    predictions inside it are the regression's own."""
+    windows, targets = _track(frames=300)
+    loud = windows.clone()
+    loud[250:] *= 4.0
+    train, every = torch.arange(240), torch.arange(300)
+    clamped = RidgeMouthEncoder(in_dim=8).fit(loud, train, targets[train])
+    free = RidgeMouthEncoder(in_dim=8).fit(loud, train, targets[train], within_training_range=False)
+    low, high = targets[train].min(0).values, targets[train].max(0).values
+    torch.testing.assert_close(clamped.low, low)
+    torch.testing.assert_close(clamped.high, high)
+    assert bool(torch.isinf(free.low).all()) and bool(torch.isinf(free.high).all())
+    plain, kept = free.encode_track(loud, every), clamped.encode_track(loud, every)
+    outside = (plain < low) | (plain > high)
+    assert int(outside[250:].sum()) > 20  # the loud frames ask for more than any training frame showed
+    assert bool(((kept >= low) & (kept <= high)).all())
+    torch.testing.assert_close(kept[~outside], plain[~outside])
+    torch.testing.assert_close(kept, plain.clamp(low, high))
 
 
 def test_targets_the_audio_cannot_predict_get_at_most_the_capped_gain():

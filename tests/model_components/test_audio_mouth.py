@@ -230,7 +230,8 @@ def test_the_ridge_mouths_predictions_spread_as_far_as_the_landmarks_unless_turn
     ``ridge_mouth_full_spread`` off the predictions are the plain ridge's, the same up to that gain around the mean."""
     config = _config("er-nerf", 0.0)
     config.audio_encoder = "ridge-mouth"
-    assert config.ridge_mouth_full_spread
+    assert config.ridge_mouth_full_spread and config.ridge_mouth_within_training_range
+    config.ridge_mouth_within_training_range = False  # the spread alone
     spread = build_model(config, manager)
     config.ridge_mouth_full_spread = False
     plain = build_model(config, manager)
@@ -241,6 +242,23 @@ def test_the_ridge_mouths_predictions_spread_as_far_as_the_landmarks_unless_turn
     torch.testing.assert_close(
         spread.audio_codes(rows) - bias, (plain.audio_codes(rows) - bias) * gain, rtol=1e-4, atol=1e-5
     )
+
+
+def test_the_ridge_mouths_predictions_stay_within_the_training_frames_mouths(manager):
+    """By default the head is never asked for a mouth beyond the range the training frames' landmarks span."""
+    config = _config("er-nerf", 0.0)
+    config.audio_encoder = "ridge-mouth"
+    model = build_model(config, manager)
+    taught = model.ridge_targets[model.train_rows]
+    low, high = taught.min(0).values, taught.max(0).values
+    torch.testing.assert_close(model.audio_encoder.low, low)
+    torch.testing.assert_close(model.audio_encoder.high, high)
+    every = torch.arange(len(model.audio_index))
+    codes = model.audio_codes(every)
+    assert bool(((codes >= low) & (codes <= high)).all())
+    config.ridge_mouth_within_training_range = False
+    free = build_model(config, manager).audio_codes(every)
+    torch.testing.assert_close(codes, free.clamp(low, high))
 
 
 def test_under_landmark_mouth_renders_read_the_frames_own_mouth_and_an_audio_code_head_refuses_it(manager):
