@@ -27,6 +27,8 @@ from typing import Dict, Iterator, List
 
 from rad_nerfstudio.engine.commands import BIN, lpips_flags, ns_train_command, run_logged
 
+IMAGE_KEYS = ("psnr", "ssim", "lpips", "lips_psnr", "lips_tight_psnr")
+"""rad-eval's image scores kept in the report."""
 PANEL_HEIGHT = 540
 """Height of each half of the side-by-side video."""
 
@@ -149,7 +151,7 @@ def main() -> None:
         "train_args": args.train_args,
         "crop": crop,
         "poses": process,
-        **{key: scores.get(key) for key in ("psnr", "ssim", "lpips", "lips_psnr", "lips_tight_psnr", "lmd", "mouth_r")},
+        **{key: scores.get(key) for key in (*IMAGE_KEYS, "lmd", "lmd_centred", "mouth_r")},
         "lips_tight_true_audio": ablation["true"]["lips_tight_psnr"],
         "lips_tight_other_audio": ablation["other_audio"]["lips_tight_psnr"],
         "novel_mouth_r": json.loads(novel_mouth.read_text()).get("r") if novel_mouth.is_file() else None,
@@ -168,6 +170,7 @@ def main() -> None:
         ("val lips PSNR (dB)", result["lips_psnr"]),
         ("val tight lips PSNR (dB)", result["lips_tight_psnr"]),
         ("val LMD (px)", result["lmd"]),
+        ("val LMD, mouth points centred (px)", result["lmd_centred"]),
         ("val mouth-opening r (vs the recorded frames)", result["mouth_r"]),
         ("tight lips PSNR, true audio (dB)", result["lips_tight_true_audio"]),
         ("tight lips PSNR, other frames' audio (dB)", result["lips_tight_other_audio"]),
