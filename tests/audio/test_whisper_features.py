@@ -126,3 +126,32 @@ def test_processes_joining_the_halves_at_once_all_end_with_the_same_folder(tmp_p
     assert all(run.returncode == 0 for run in runs) and len(folders) == 1
     folder = tmp_path / "rad-nerfstudio"
     assert [path.name for path in folder.iterdir()] == [Path(folders.pop()).name]
+
+
+def test_the_torch_encoder_at_full_depth_is_ctranslate2s_encoder():
+    """The same weights run by CTranslate2 itself give the same output (the torch run can stop at any block)."""
+    import ctranslate2
+    import numpy as np
+
+    from rad_nerfstudio.audio.whisper_features import WhisperEncoder
+
+    log_mel = whisper_log_mel(_vowel_like(4.0))[0]
+    full = WhisperEncoder(blocks=6)
+    ours = full.encode(log_mel)
+    model = ctranslate2.models.Whisper(str(whisper_model_dir()), device="cpu", compute_type="float32")
+    theirs = torch.from_numpy(np.array(model.encode(ctranslate2.StorageView.from_array(log_mel[None].numpy()))))[0]
+    assert ours.shape == theirs.shape == (1500, 512)
+    torch.testing.assert_close(ours, theirs, atol=2e-3, rtol=1e-3)
+
+
+def test_the_features_are_the_third_blocks_output_and_the_depth_is_checked():
+    from rad_nerfstudio.audio.extractors import WhisperExtractor
+    from rad_nerfstudio.audio.whisper_features import WHISPER_BLOCKS, WhisperEncoder
+
+    assert WHISPER_BLOCKS == 3 and "block 3 of 6" in WhisperExtractor().settings["output"]
+    log_mel = whisper_log_mel(_vowel_like(2.0))[0]
+    third, fourth = WhisperEncoder().encode(log_mel), WhisperEncoder(blocks=4).encode(log_mel)
+    assert third.shape == (1500, 512) and not torch.allclose(third, fourth)
+    for blocks in (0, 7):
+        with pytest.raises(ValueError, match="blocks must be 1 to 6"):
+            WhisperEncoder(blocks=blocks)
