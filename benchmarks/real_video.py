@@ -26,9 +26,8 @@ from pathlib import Path
 from typing import Dict, Iterator, List
 
 from rad_nerfstudio.engine.commands import BIN, lpips_flags, ns_train_command, run_logged
+from rad_nerfstudio.evaluation.portrait_evaluation import IMAGE_METRICS
 
-IMAGE_KEYS = ("psnr", "ssim", "lpips", "lips_psnr", "lips_tight_psnr")
-"""rad-eval's image scores kept in the report."""
 PANEL_HEIGHT = 540
 """Height of each half of the side-by-side video."""
 
@@ -151,7 +150,7 @@ def main() -> None:
         "train_args": args.train_args,
         "crop": crop,
         "poses": process,
-        **{key: scores.get(key) for key in (*IMAGE_KEYS, "lmd", "lmd_centred", "mouth_r")},
+        **{key: scores.get(key) for key in (*IMAGE_METRICS, "lmd", "lmd_centred", "mouth_r")},
         "lips_tight_true_audio": ablation["true"]["lips_tight_psnr"],
         "lips_tight_other_audio": ablation["other_audio"]["lips_tight_psnr"],
         "novel_mouth_r": json.loads(novel_mouth.read_text()).get("r") if novel_mouth.is_file() else None,

@@ -144,10 +144,10 @@ class WhisperEncoder:
     (``audio.ctranslate2_weights``): a waveform -> ``[T, 512]`` at 50 Hz, the output of its first ``blocks``
     transformer blocks (all of them: the encoder's own output, after its final layer norm).
 
-    Why not the last block: a ridge from the features to the mouth's opening (blocked 5-fold cross-validation over a
-    clip's frames, ``benchmarks/audio_features.py``) reads the mouth best from the early blocks' output, which still
-    carries how the sounds are made, where the last ones carry what the decoder needs to write the words (README,
-    "Whisper's second block")."""
+    Why not the last block: the ridge of ``ridge-mouth`` (blocked 5-fold cross-validation over a clip's frames, mel
+    beside each block's output) reads the real clip's mouth best from the early blocks, which still carry how the
+    sounds are made, where the last ones carry what the decoder needs to write the words (README, "Whisper's third
+    block")."""
 
     dim = 512
 
