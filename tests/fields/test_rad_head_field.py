@@ -58,3 +58,27 @@ def test_density_only_path_matches_the_full_forward():
 def test_ambient_dimension_is_checked():
     with pytest.raises(ValueError, match="1, 2 or 3"):
         RadHeadField(RadHeadFieldConfig(ambient_dim=4), audio_code_dim=8, num_frames=2)
+
+
+def test_without_a_frame_code_every_frame_renders_alike():
+    """``latent_dim`` 0 (the CPU methods' head): the frame index changes nothing; with the anchors' 4 numbers it does
+    once the codes have moved from zero."""
+    positions, code, eye = torch.rand(32, 3), torch.randn(32, 16), torch.rand(32, 1)
+    directions = torch.nn.functional.normalize(torch.randn(32, 3), dim=-1)
+    for latent_dim in (0, 4):
+        config = RadHeadFieldConfig(spatial_grid=GRID, audio_grid=GRID, hidden_dim=32, latent_dim=latent_dim)
+        field = RadHeadField(config, audio_code_dim=16, num_frames=10)
+        with torch.no_grad():
+            field.latents.weight.normal_()
+        first = field(positions, directions, code, eye, torch.zeros(32).long())["rgb"]
+        other = field(positions, directions, code, eye, torch.full((32,), 7))["rgb"]
+        assert torch.equal(first, other) == (latent_dim == 0)
+
+
+def test_the_cpu_methods_heads_have_no_frame_code_and_the_paper_sized_keep_the_anchors():
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
+
+    for small in (rad_nerf_small, er_nerf_small):
+        assert small.config.pipeline.model.head.latent_dim == 0
+    for paper in (rad_nerf, er_nerf):
+        assert paper.config.pipeline.model.head.latent_dim == 4
