@@ -73,12 +73,3 @@ def test_without_a_frame_code_every_frame_renders_alike():
         first = field(positions, directions, code, eye, torch.zeros(32).long())["rgb"]
         other = field(positions, directions, code, eye, torch.full((32,), 7))["rgb"]
         assert torch.equal(first, other) == (latent_dim == 0)
-
-
-def test_the_cpu_methods_heads_have_no_frame_code_and_the_paper_sized_keep_the_anchors():
-    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
-
-    for small in (rad_nerf_small, er_nerf_small):
-        assert small.config.pipeline.model.head.latent_dim == 0
-    for paper in (rad_nerf, er_nerf):
-        assert paper.config.pipeline.model.head.latent_dim == 4

@@ -167,11 +167,13 @@ def test_the_cpu_methods_confine_the_audio_and_the_paper_methods_keep_the_anchor
         model, sampler = spec.config.pipeline.model, spec.config.pipeline.datamanager.pixel_sampler
         assert model.audio_in_mouth_region and model.head_mask_loss_mult > 0
         assert sampler.kind == "face-focused" and sampler.face_focused.mouth_fraction > 0
+        assert model.head.latent_dim == 0  # no per-frame colour code that could paint each frame's mouth
     assert rad_nerf_small.config.pipeline.model.head.code_to_density
     assert rad_nerf_small.config.pipeline.model.head.audio_grid.finest_resolution <= 32
     for spec in (rad_nerf, er_nerf):
         model = spec.config.pipeline.model
         assert not model.audio_in_mouth_region and model.head_mask_loss_mult == 0
+        assert model.head.latent_dim == 4
         assert spec.config.pipeline.datamanager.pixel_sampler.face_focused.mouth_fraction == 0
     rates = {name: group["optimizer"].lr for name, group in rad_nerf.config.optimizers.items()}
     assert rates == {"grids": 5e-3, "mlps": 5e-4, "torso_grids": 5e-3, "torso_mlps": 5e-4, "camera_opt": 5e-4}
