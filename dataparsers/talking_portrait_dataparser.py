@@ -23,6 +23,9 @@ class TalkingPortraitDataParserConfig(DataParserConfig):
     _target: Type = field(default_factory=lambda: TalkingPortraitDataParser)
     data: Path = Path()
     """Dataset folder (transforms_train.json, transforms_val.json, gt_imgs/, ori_imgs/, torso_imgs/, aud.wav, ...)."""
+    poses: Path | None = None
+    """A folder whose transforms_train.json / transforms_val.json replace the dataset's: the head poses refined by
+    ``rad-export-poses`` or ``rad-process --refine-poses`` (its ``landmark_poses/`` holds the landmark fit's)."""
     audio_features: str = "auto"
     """auto, mel, phones, wav2vec2, hubert, deepspeech, esperanto, or a path to an .npy (auto: an existing anchors' npy,
     else mel features computed from aud.wav and cached in the dataset as aud_mel.npy)."""

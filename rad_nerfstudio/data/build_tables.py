@@ -46,7 +46,7 @@ def _camera_to_worlds(files: PortraitDatasetFiles, scale: float) -> torch.Tensor
 
 def build_portrait(config: "TalkingPortraitDataParserConfig") -> Tuple[Cameras, PortraitTables, List[Path]]:
     """Validate the dataset and return its cameras (all frames), tables and image paths, in table order."""
-    files = read_dataset(config.data, config.frame_range)
+    files = read_dataset(config.data, config.frame_range, config.poses)
     width, height = output_size(files, config.downscale_factor)
     sx, sy = width / files.width, height / files.height
     img_ids = np.array([f.img_id for f in files.frames])

@@ -103,35 +103,46 @@ def _check_files(root: Path, frames: List[PortraitFrame], folder: str, suffix: s
     return paths
 
 
-def read_dataset(root: Path, frame_range: Tuple[int, int] | None = None) -> PortraitDatasetFiles:
+def read_dataset(
+    root: Path, frame_range: Tuple[int, int] | None = None, poses: Path | None = None
+) -> PortraitDatasetFiles:
     """Validate ``root`` and read its cameras and frame list.
 
     Args:
         root: the dataset folder.
         frame_range: keep only frames with ``start <= img_id < end``.
+        poses: a folder whose ``transforms_train.json`` / ``transforms_val.json`` replace the dataset's (the images
+            and everything else still come from ``root``).
     """
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(root, "is not a dataset folder (it does not exist or is a file)")
-    contents = {split: _load_json(root / f"transforms_{split}.json") for split in SPLITS}
+    transforms = root if poses is None else Path(poses)
+    if not transforms.is_dir():
+        raise DatasetError(transforms, "is not a folder of transforms_train.json / transforms_val.json")
+    contents = {split: _load_json(transforms / f"transforms_{split}.json") for split in SPLITS}
     intrinsics = []
     for split, content in contents.items():
-        path = root / f"transforms_{split}.json"
+        path = transforms / f"transforms_{split}.json"
         missing_keys = [key for key in ("focal_len", "cx", "cy") if key not in content]
         if missing_keys:
             raise DatasetError(path, f"lacks {', '.join(missing_keys)}")
         intrinsics.append((float(content["focal_len"]), float(content["cx"]), float(content["cy"])))
     if intrinsics[0] != intrinsics[1]:
         raise DatasetError(
-            root / "transforms_val.json", f"intrinsics {intrinsics[1]} differ from train's {intrinsics[0]}"
+            transforms / "transforms_val.json", f"intrinsics {intrinsics[1]} differ from train's {intrinsics[0]}"
         )
-    frames = [f for split in SPLITS for f in _parse_frames(root / f"transforms_{split}.json", contents[split], split)]
+    frames = [
+        f for split in SPLITS for f in _parse_frames(transforms / f"transforms_{split}.json", contents[split], split)
+    ]
     if frame_range is not None:
         start, end = frame_range
         frames = [f for f in frames if start <= f.img_id < end]
         for split in SPLITS:
             if not any(f.split == split for f in frames):
-                raise DatasetError(root / f"transforms_{split}.json", f"has no frames with img_id in [{start}, {end})")
+                raise DatasetError(
+                    transforms / f"transforms_{split}.json", f"has no frames with img_id in [{start}, {end})"
+                )
 
     images = _check_files(root, frames, "gt_imgs", ".jpg", "image")
     torsos = _check_files(root, frames, "torso_imgs", ".png", "torso image")

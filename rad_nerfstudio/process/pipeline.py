@@ -1,7 +1,9 @@
 """rad-process's steps, from a video to the RAD-NeRF / ER-NeRF processed layout that our dataparser reads.
 
-frames -> audio features -> landmarks -> poses -> parsing -> background. Working files (the face-mesh track,
-the frames kept) live in ``OUTPUT/.rad-process/``; the input video and audio are only read.
+frames -> audio features -> landmarks -> poses -> parsing -> background -> refine-poses. Working files (the face-mesh
+track, the frames kept, the pose passes' runs) live in ``OUTPUT/.rad-process/``; the input video and audio are only
+read. The landmark fit's poses stay in ``OUTPUT/landmark_poses/``; ``transforms_*.json`` hold the refined ones when
+``--refine-poses`` asks for passes (``process.pose_passes``), else the landmark fit's.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ MIN_FACE_FRACTION = 0.5
 AUDIO_SLACK_S = 0.5
 """How much shorter than the video its audio may be."""
 STATE_DIR = ".rad-process"
+LANDMARK_POSES_DIR = "landmark_poses"
+"""The landmark fit's ``transforms_*.json``, kept beside the refined ones."""
 
 
 @dataclass
@@ -67,6 +71,8 @@ class ProcessSettings:
     landmarks: LandmarkBackendName = "mediapipe"
     parsing_weights: Path | None = None
     pose_smoothness: float = DEFAULT_POSE_SMOOTHNESS
+    pose_passes: int = 0
+    """Short head trainings that refine the training frames' poses against the pixels (``process.pose_passes``)."""
 
 
 def _progress(description: str) -> Progress:
@@ -93,6 +99,7 @@ class PortraitProcess:
             Step("poses", self.poses, self._pose_settings()),
             Step("parsing", self.parsing, {"weights": str(s.parsing_weights) if s.parsing_weights else None}),
             Step("background", self.background),
+            Step("refine-poses", self.refine_poses, {"passes": s.pose_passes}),
         ]
 
     # ------------------------------------------------------------------------------------------------ helpers
@@ -209,13 +216,43 @@ class PortraitProcess:
         c2w = np.stack([camera_to_world(r, t) for r, t in zip(fit.rotation, fit.translation, strict=True)])
         choice = fit.focal_choice
         extra = {"focal_length_choice": choice.record()}
-        write_transforms(self.root, fit.focal, info["width"], info["height"], c2w, kept.tolist(), extra)
+        for folder in (self.root / LANDMARK_POSES_DIR, self.root):
+            write_transforms(folder, fit.focal, info["width"], info["height"], c2w, kept.tolist(), extra)
         if choice.source == "prior":
             self.console.print(
                 f"[bold yellow]warning: the focal length is the prior, {PRIOR_FOCAL_PER_WIDTH:g} x the width "
                 f"({choice.focal:.1f} px): {choice.reason}. Pass --focal-length PIXELS if you know it.[/]"
             )
         return f"{choice.summary(info['width'])}; reprojection {fit.reprojection_px:.2f} px RMS"
+
+    def refine_poses(self) -> str:
+        """The training frames' poses refined by ``--refine-poses`` passes into ``transforms_*.json`` (the landmark
+        fit's copied there with none)."""
+        passes = self.settings.pose_passes
+        landmark = self.root / LANDMARK_POSES_DIR
+        names = [f"transforms_{split}.json" for split in ("train", "val")]
+        if not all((landmark / name).is_file() for name in names):  # processed before the passes existed
+            landmark.mkdir(exist_ok=True)
+            for name in names:
+                write_text_atomic(landmark / name, (self.root / name).read_text())
+        if passes == 0:
+            for name in names:
+                write_text_atomic(self.root / name, (landmark / name).read_text())
+            return "none asked for: the landmark fit's poses"
+        from rad_nerfstudio.process.pose_passes import refine_poses
+
+        def report(k: int, result) -> None:  # noqa: ANN001
+            self.console.print(
+                f"[bold]pose pass {k} of {passes}[/]: it turned the training poses {result.mean_rotation_deg:.2f} deg "
+                f"on average ({result.seconds:.0f} s)"
+            )
+
+        results = refine_poses(self.root, landmark, passes, self.state / "pose_passes", report=report)
+        for name in names:
+            write_text_atomic(self.root / name, (results[-1].poses_dir / name).read_text())
+        turns = ", ".join(f"{r.mean_rotation_deg:.2f}" for r in results)
+        seconds = sum(r.seconds for r in results)
+        return f"{passes} passes ({seconds:.0f} s); each one's mean turn of the training poses: {turns} deg"
 
     def parsing(self) -> str:
         """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours): by the

@@ -13,10 +13,10 @@ from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @torch.no_grad()
-def refined_transforms(model: PortraitModel, dataset: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
-    """The dataset's ``transforms_train.json`` and ``transforms_val.json`` contents with every frame's
-    ``transform_matrix`` replaced by its refined pose (as given where the model has no correction for it), in the
-    dataset's metres; every other field kept."""
+def refined_transforms(model: PortraitModel, given: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
+    """The ``transforms_train.json`` and ``transforms_val.json`` contents the run was trained on (in folder ``given``:
+    the dataset's, or its ``poses`` folder) with every training frame's ``transform_matrix`` replaced by its refined
+    pose, in the dataset's metres; every other field and the validation frames (never trained on) kept as they are."""
     row_of = {img_id: row for row, img_id in enumerate(img_ids)}
     with model.render_weights():
         rows = torch.arange(len(img_ids), device=model.device)
@@ -25,12 +25,11 @@ def refined_transforms(model: PortraitModel, dataset: Path, scene_scale: float, 
     contents = {}
     for split in ("train", "val"):
         name = f"transforms_{split}.json"
-        content = json.loads((dataset / name).read_text())
-        for frame in content["frames"]:
-            row = row_of.get(int(frame["img_id"]))
-            if row is not None:
-                matrix = torch.eye(4, dtype=torch.float64)
-                matrix[:3] = refined[row]
-                frame["transform_matrix"] = matrix.tolist()
+        content = json.loads((given / name).read_text())
+        trained = content["frames"] if split == "train" else []
+        for frame in (f for f in trained if int(f["img_id"]) in row_of):
+            matrix = torch.eye(4, dtype=torch.float64)
+            matrix[:3] = refined[row_of[int(frame["img_id"])]]
+            frame["transform_matrix"] = matrix.tolist()
         contents[name] = content
     return contents

@@ -29,14 +29,12 @@ def export_poses(args: ExportPosesArgs) -> Path:
 
     run = load_trained_run(args.load_config)
     datamanager = run.datamanager
-    if args.output_dir.resolve() == datamanager.get_datapath().resolve():
-        raise ValueError(f"--output-dir {args.output_dir} is the dataset itself: its poses are never overwritten")
-    contents = refined_transforms(
-        run.model,
-        datamanager.get_datapath(),
-        datamanager.dataparser.config.scene_scale,
-        datamanager.tables.img_ids.tolist(),
-    )
+    parser = datamanager.dataparser.config
+    given = parser.poses or datamanager.get_datapath()
+    for folder in {datamanager.get_datapath(), given}:
+        if args.output_dir.resolve() == Path(folder).resolve():
+            raise ValueError(f"--output-dir {args.output_dir} holds the run's poses: they are never overwritten")
+    contents = refined_transforms(run.model, given, parser.scene_scale, datamanager.tables.img_ids.tolist())
     args.output_dir.mkdir(parents=True, exist_ok=True)
     for name, content in contents.items():
         write_text_atomic(args.output_dir / name, json.dumps(content, indent=2))

@@ -38,13 +38,18 @@ class ProcessArgs:
     """Weight of the head poses' steadiness in time in their fit (frame-to-frame acceleration, where 0.01 rad or
     2 mm costs as much as one squared pixel of landmark error): 0 fits each frame on its own, larger values give
     steadier heads that follow the landmarks less closely."""
+    refine_poses: int = 0
+    """Short head trainings (about 1000 steps and an alignment round each; minutes on a CPU) that refine the training
+    frames' head poses against the pixels, each starting a fresh head from the last one's poses; the refined poses go
+    into transforms_*.json, the landmark fit's stay in OUTPUT/landmark_poses/. 0: the landmark fit's poses."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
     parsing_weights: Path | None = None
     """Weights of the face-parsing BiSeNet (79999_iter.pth, CelebAMask-HQ) to parse with; without them the person
     segmentation is cut by the landmarks (no weights needed)."""
     force: List[str] = field(default_factory=list)
-    """Steps to redo (and the ones after them): frames, audio-features, landmarks, poses, parsing, background."""
+    """Steps to redo (and the ones after them): frames, audio-features, landmarks, poses, parsing, background,
+    refine-poses."""
 
 
 def process_video(args: ProcessArgs) -> None:
@@ -57,6 +62,8 @@ def process_video(args: ProcessArgs) -> None:
         raise ValueError(f"--size must be >= 0, got {args.size}")
     if args.smooth_poses < 0:
         raise ValueError(f"--smooth-poses must be >= 0, got {args.smooth_poses}")
+    if args.refine_poses < 0:
+        raise ValueError(f"--refine-poses must be >= 0, got {args.refine_poses}")
     if args.parsing_weights is not None and not args.parsing_weights.is_file():
         raise InputFileError(args.parsing_weights, "does not exist (--parsing-weights)")
     geometry = FrameGeometry(parse_crop(args.crop), args.size)
@@ -70,6 +77,7 @@ def process_video(args: ProcessArgs) -> None:
         args.landmarks,
         args.parsing_weights,
         args.smooth_poses,
+        args.refine_poses,
     )
     process = PortraitProcess(settings, CONSOLE)
     runner = StepRunner(process.state / "steps", process.steps(), args.force, CONSOLE)

@@ -80,6 +80,34 @@ def test_frame_range_keeps_only_those_frames(dataset):
     assert len(train.image_filenames) == 50 and len(val.image_filenames) == 5
 
 
+def test_poses_from_another_folder_replace_the_datasets_and_nothing_else(dataset, tmp_path):
+    """``poses``: the transforms of another folder (rad-export-poses's, rad-process's landmark_poses/), the images
+    and tables of the dataset; a folder without them is refused naming the file."""
+    from rad_nerfstudio.errors import DatasetError
+
+    folder = tmp_path / "poses"
+    folder.mkdir()
+    turned_ids = []
+    for split in ("train", "val"):
+        content = read_transforms(dataset, split)
+        for frame in content["frames"][:3]:
+            frame["transform_matrix"][0][3] += 0.01  # one centimetre to the side
+            turned_ids.append(frame["img_id"])
+        (folder / f"transforms_{split}.json").write_text(json.dumps(content))
+    given, _ = _parse(dataset)
+    moved, _ = _parse(dataset, poses=folder)
+    tables, moved_tables = given.metadata[PORTRAIT_METADATA_KEY], moved.metadata[PORTRAIT_METADATA_KEY]
+    assert moved_tables.img_ids.tolist() == tables.img_ids.tolist()
+    shift = (moved_tables.head_poses - tables.head_poses)[..., 3].norm(dim=-1)
+    changed = tables.img_ids[shift > 0].tolist()
+    assert sorted(changed) == sorted(turned_ids)
+    assert torch.allclose(shift[shift > 0], torch.tensor(0.04), atol=1e-5)  # metres x scene scale 4
+    assert [p.parent.parent for p in moved.image_filenames] == [dataset] * len(moved.image_filenames)
+    (folder / "transforms_val.json").unlink()
+    with pytest.raises(DatasetError, match="transforms_val.json"):
+        _parse(dataset, poses=folder)
+
+
 def test_eye_openness_from_landmarks_follows_the_blinks(dataset):
     params = np.load(dataset / "gt" / "params.npz")
     tables = _parse(dataset)[0].metadata[PORTRAIT_METADATA_KEY]

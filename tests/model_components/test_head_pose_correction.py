@@ -170,6 +170,7 @@ def test_refined_transforms_keep_the_layout_and_move_only_the_corrected_frames(p
             for a, b in zip(ours["frames"], theirs["frames"], strict=True)
         ]
         assert sum(changed) == (1 if split == "train" else 0)
+    assert contents["transforms_val.json"] == original["val"], "validation frames are never trained: kept exactly"
 
 
 def test_rotation_errors_against_rad_sample_truth(sample_dir, tmp_path):

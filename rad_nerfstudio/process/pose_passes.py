@@ -1,0 +1,124 @@
+"""Head poses refined against the pixels before the run proper (``rad-process --refine-poses N``).
+
+Each pass trains a short head (``POSE_PASS_METHOD``, head stage only, ``POSE_PASS_HEAD_STEPS`` steps) with the joint
+pose refinement on, ending in the alignment round (every training frame's pose fitted to its pixels with the field
+frozen, ``evaluation.pose_alignment``), and hands its refined poses to the next pass, which starts a fresh field
+from them. A field trained on poses with errors learns a head blurred by them; aligning the frames to it removes
+part of the errors only (on a ``rad-sample`` clip the landmarks see a quarter of the nod). A fresh field on the
+better poses is sharper, so the next alignment removes more of what is left, which a round inside one training,
+its field already shaped by the first poses, does not (README, "Head poses refined against the pixels").
+
+Validation frames keep their landmark poses: no pass trains on them, and ``rad-eval`` aligns them itself.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable, List, cast
+
+from rad_nerfstudio.io.atomic import write_text_atomic
+
+if TYPE_CHECKING:  # the method configs import the models: loaded when a pass runs, not with rad-process
+    from nerfstudio.engine.trainer import TrainerConfig
+
+POSE_PASS_HEAD_STEPS = 1000
+"""Head steps of one pass: with the round at their end a rad-sample clip's training rotations went from 1.88 to
+1.14 / 1.15 degrees (seeds 42 / 1), where the method's whole head and lips stages (3000 steps) reach 1.24 / 1.19."""
+POSE_PASS_AUDIO_FEATURES = "mel"
+"""The passes' audio (what ``rad-process`` computes; the mouth is masked out of the alignment anyway)."""
+
+
+@dataclass
+class PosePassResult:
+    """One pass: where its run lies and how far its round turned the training frames."""
+
+    run_dir: Path
+    poses_dir: Path
+    mean_rotation_deg: float
+    seconds: float
+
+
+def pose_pass_config(
+    data: Path, poses: Path | None, output_dir: Path, name: str, seed: int, head_steps: int = POSE_PASS_HEAD_STEPS
+) -> "TrainerConfig":
+    """The trainer config of one pass: ``rad-nerf-small``'s, ``head_steps`` of the head stage only, refining, on
+    ``poses`` (the dataset's own when None), without a viewer."""
+    from copy import deepcopy
+
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManagerConfig
+    from rad_nerfstudio.method_configs import rad_nerf_small
+    from rad_nerfstudio.models.portrait_config import PortraitModelConfig
+
+    config = deepcopy(rad_nerf_small.config)
+    model = cast(PortraitModelConfig, config.pipeline.model)
+    model.head_steps, model.lips_steps, model.train_torso = head_steps, 0, False
+    model.lpips_pretrained, model.pose_alignment_rounds = False, 1
+    model.camera_optimizer.mode = "SO3xR3"
+    datamanager = cast(TalkingPortraitDataManagerConfig, config.pipeline.datamanager)
+    parser = datamanager.dataparser
+    parser.data, parser.poses, parser.audio_features = data, poses, POSE_PASS_AUDIO_FEATURES
+    datamanager.data = data
+    config.machine.seed = seed
+    config.viewer.quit_on_train_completion = True
+    config.vis = "tensorboard"
+    config.output_dir, config.experiment_name, config.timestamp = output_dir, name, "run"
+    return config
+
+
+def run_pose_pass(
+    data: Path, poses: Path | None, work_dir: Path, name: str, seed: int, head_steps: int = POSE_PASS_HEAD_STEPS
+) -> PosePassResult:
+    """Train one pass and write its refined poses as ``work_dir/name/poses/transforms_{train,val}.json``."""
+    import time
+    import warnings
+
+    from nerfstudio.scripts.train import _set_random_seed
+
+    from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
+    from rad_nerfstudio.evaluation.pose_alignment import mean_rotation_degrees
+    from rad_nerfstudio.models.portrait_model import PortraitModel
+    from rad_nerfstudio.render.refined_poses import refined_transforms
+
+    start = time.perf_counter()
+    config = pose_pass_config(data, poses, work_dir, name, seed, head_steps)
+    config.save_config()
+    _set_random_seed(seed)  # as ns-train seeds a run
+    # nerfstudio's camera indexing warns on every frame with torch >= 2.9; it is not ours to fix.
+    warnings.filterwarnings("ignore", "Using a non-tuple sequence for multidimensional indexing", UserWarning)
+    trainer = config.setup(local_rank=0, world_size=1)
+    trainer.setup()
+    trainer.train()
+    model = cast(PortraitModel, trainer.pipeline.model)
+    datamanager = cast(TalkingPortraitDataManager, trainer.pipeline.datamanager)
+    scale = datamanager.dataparser.config.scene_scale
+    contents = refined_transforms(model, poses or data, scale, datamanager.tables.img_ids.tolist())
+    out = work_dir / name / "poses"
+    out.mkdir(parents=True, exist_ok=True)
+    for file_name, content in contents.items():
+        write_text_atomic(out / file_name, json.dumps(content, indent=2))
+    adjustment = model.pose_correction.camera_optimizer.pose_adjustment.detach()
+    tangents = adjustment[datamanager.train_rows.to(adjustment.device)]
+    return PosePassResult(config.get_base_dir(), out, mean_rotation_degrees(tangents), time.perf_counter() - start)
+
+
+def refine_poses(
+    data: Path,
+    landmark_poses: Path,
+    passes: int,
+    work_dir: Path,
+    seed: int = 42,
+    report: Callable[[int, PosePassResult], None] | None = None,
+    head_steps: int = POSE_PASS_HEAD_STEPS,
+) -> List[PosePassResult]:
+    """``passes`` passes, the first on ``landmark_poses``, each next one on the last one's refined poses."""
+    results: List[PosePassResult] = []
+    poses = landmark_poses
+    for k in range(1, passes + 1):
+        result = run_pose_pass(data, poses, work_dir, f"pass_{k}", seed, head_steps)
+        results.append(result)
+        if report is not None:
+            report(k, result)
+        poses = result.poses_dir
+    return results

@@ -1,0 +1,46 @@
+"""rad-process's pose passes: short head trainings that refine the training frames' poses, each on the last one's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from rad_nerfstudio.process.pipeline import LANDMARK_POSES_DIR
+from rad_nerfstudio.process.pose_passes import refine_poses
+from tests.helpers import read_transforms
+
+
+def _matrices(folder: Path, split: str) -> dict:
+    return {f["img_id"]: np.array(f["transform_matrix"]) for f in read_transforms(folder, split)["frames"]}
+
+
+def test_rad_process_keeps_the_landmark_poses_and_uses_them_without_passes(processed):
+    root = processed["root"]
+    for split in ("train", "val"):
+        assert read_transforms(root / LANDMARK_POSES_DIR, split) == read_transforms(root, split)
+    record = json.loads((root / ".rad-process" / "steps" / "refine-poses.json").read_text())
+    assert record["settings"] == {"passes": 0} and "landmark fit" in record["summary"]
+
+
+def test_each_pass_refines_the_training_poses_of_the_last_one_and_keeps_the_held_out_ones(processed, tmp_path):
+    root = Path(shutil.copytree(processed["root"], tmp_path / "dataset"))
+    landmark = root / LANDMARK_POSES_DIR
+    before = {split: _matrices(landmark, split) for split in ("train", "val")}
+    reports = []
+    results = refine_poses(root, landmark, 2, tmp_path / "passes", report=lambda k, r: reports.append(k), head_steps=4)
+    assert reports == [1, 2] and len(results) == 2
+    second = yaml.load((results[1].run_dir / "config.yml").read_text(), Loader=yaml.Loader)
+    assert second.pipeline.datamanager.dataparser.poses == results[0].poses_dir, "on the first one's poses"
+    for result in results:
+        assert result.mean_rotation_deg > 0 and np.isfinite(result.mean_rotation_deg)
+    after = {split: _matrices(results[-1].poses_dir, split) for split in ("train", "val")}
+    for img_id, matrix in before["val"].items():
+        np.testing.assert_array_equal(after["val"][img_id], matrix)  # no pass trains on them
+    moved = [np.abs(after["train"][i] - m).max() for i, m in before["train"].items()]
+    assert min(moved) > 0, "every training frame's pose is refined"
+    for split in ("train", "val"):  # the dataset's own files are not touched by the passes
+        assert read_transforms(root, split) == read_transforms(landmark, split)
