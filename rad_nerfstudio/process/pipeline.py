@@ -239,9 +239,9 @@ class PortraitProcess:
             for name in names:
                 write_text_atomic(self.root / name, (landmark / name).read_text())
             return "none asked for: the landmark fit's poses"
-        from rad_nerfstudio.process.pose_passes import refine_poses
+        from rad_nerfstudio.process.pose_passes import PosePassResult, refine_poses
 
-        def report(k: int, result) -> None:  # noqa: ANN001
+        def report(k: int, result: PosePassResult) -> None:
             self.console.print(
                 f"[bold]pose pass {k} of {passes}[/]: it turned the training poses {result.mean_rotation_deg:.2f} deg "
                 f"on average ({result.seconds:.0f} s)"
