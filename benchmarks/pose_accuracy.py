@@ -40,6 +40,15 @@ def _plot(path: Path, ids: list[int], truth, estimates: dict) -> None:  # noqa: 
     plt.close(figure)
 
 
+def _label(root: Path, roots: list[Path]) -> str:
+    """The shortest end of ``root``'s path that tells it from the others (rad-process's passes all end in poses/)."""
+    for depth in range(1, len(root.parts) + 1):
+        tail = Path(*root.parts[-depth:])
+        if sum(Path(*r.parts[-depth:]) == tail for r in roots) == 1:
+            return str(tail)
+    return str(root)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("clip", type=Path)
@@ -60,7 +69,7 @@ def main() -> None:
         frames = sorted(split_frames(root, "train"), key=lambda f: int(f["img_id"]))
         ids = [int(f["img_id"]) for f in frames]
         truth = true_head_rotations(args.clip, ids)
-        truth_turns, turns[root.name] = head_turns_deg(truth, head_to_camera_rotations(frames))
+        truth_turns, turns[_label(root, args.transforms)] = head_turns_deg(truth, head_to_camera_rotations(frames))
     print(f"{'poses':40s} {'split':5s} {'median':>7s} {'p90':>6s}  " + "  ".join(f"{a} slope / rms" for a in AXES))
     for name, report in reports.items():
         for split, row in report.items():
