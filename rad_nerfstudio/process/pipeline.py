@@ -75,6 +75,16 @@ class ProcessSettings:
     """Short head trainings that refine the training frames' poses against the pixels (``process.pose_passes``)."""
 
 
+TRANSFORMS_FILES = ("transforms_train.json", "transforms_val.json")
+
+
+def _copy_transforms(source: Path, target: Path) -> None:
+    """A folder's ``transforms_*.json`` into another (created), each file written atomically."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in TRANSFORMS_FILES:
+        write_text_atomic(target / name, (source / name).read_text())
+
+
 def _progress(description: str) -> Progress:
     return Progress(TextColumn(f"[bold blue]{description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
 
@@ -230,14 +240,10 @@ class PortraitProcess:
         fit's copied there with none)."""
         passes = self.settings.pose_passes
         landmark = self.root / LANDMARK_POSES_DIR
-        names = [f"transforms_{split}.json" for split in ("train", "val")]
-        if not all((landmark / name).is_file() for name in names):  # processed before the passes existed
-            landmark.mkdir(exist_ok=True)
-            for name in names:
-                write_text_atomic(landmark / name, (self.root / name).read_text())
+        if not all((landmark / name).is_file() for name in TRANSFORMS_FILES):  # processed before the passes existed
+            _copy_transforms(self.root, landmark)
         if passes == 0:
-            for name in names:
-                write_text_atomic(self.root / name, (landmark / name).read_text())
+            _copy_transforms(landmark, self.root)
             return "none asked for: the landmark fit's poses"
         from rad_nerfstudio.process.pose_passes import PosePassResult, refine_poses
 
@@ -248,8 +254,7 @@ class PortraitProcess:
             )
 
         results = refine_poses(self.root, landmark, passes, self.state / "pose_passes", report=report)
-        for name in names:
-            write_text_atomic(self.root / name, (results[-1].poses_dir / name).read_text())
+        _copy_transforms(results[-1].poses_dir, self.root)
         turns = ", ".join(f"{r.mean_rotation_deg:.2f}" for r in results)
         seconds = sum(r.seconds for r in results)
         return f"{passes} passes ({seconds:.0f} s); each one's mean turn of the training poses: {turns} deg"

@@ -13,19 +13,17 @@ Validation frames keep their landmark poses: no pass trains on them, and ``rad-e
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, List, cast
-
-from rad_nerfstudio.io.atomic import write_text_atomic
 
 if TYPE_CHECKING:  # the method configs import the models: loaded when a pass runs, not with rad-process
     from nerfstudio.engine.trainer import TrainerConfig
 
 POSE_PASS_HEAD_STEPS = 1000
 """Head steps of one pass: with the round at their end a rad-sample clip's training rotations went from 1.88 to
-1.14 / 1.15 degrees (seeds 42 / 1), where the method's whole head and lips stages (3000 steps) reach 1.24 / 1.19."""
+1.14 / 1.15 degrees (seeds 42 / 1), where the method's whole training with its round reached 1.28 (seed 42) on the
+same processing."""
 POSE_PASS_AUDIO_FEATURES = "mel"
 """The passes' audio (what ``rad-process`` computes; the mouth is masked out of the alignment anyway)."""
 
@@ -79,7 +77,7 @@ def run_pose_pass(
     from rad_nerfstudio.data.datamanager import TalkingPortraitDataManager
     from rad_nerfstudio.evaluation.pose_alignment import mean_rotation_degrees
     from rad_nerfstudio.models.portrait_model import PortraitModel
-    from rad_nerfstudio.render.refined_poses import refined_transforms
+    from rad_nerfstudio.render.refined_poses import refined_transforms, write_transforms_files
 
     start = time.perf_counter()
     config = pose_pass_config(data, poses, work_dir, name, seed, head_steps)
@@ -93,11 +91,8 @@ def run_pose_pass(
     model = cast(PortraitModel, trainer.pipeline.model)
     datamanager = cast(TalkingPortraitDataManager, trainer.pipeline.datamanager)
     scale = datamanager.dataparser.config.scene_scale
-    contents = refined_transforms(model, poses or data, scale, datamanager.tables.img_ids.tolist())
     out = work_dir / name / "poses"
-    out.mkdir(parents=True, exist_ok=True)
-    for file_name, content in contents.items():
-        write_text_atomic(out / file_name, json.dumps(content, indent=2))
+    write_transforms_files(refined_transforms(model, poses or data, scale, datamanager.tables.img_ids.tolist()), out)
     adjustment = model.pose_correction.camera_optimizer.pose_adjustment.detach()
     tangents = adjustment[datamanager.train_rows.to(adjustment.device)]
     return PosePassResult(config.get_base_dir(), out, mean_rotation_degrees(tangents), time.perf_counter() - start)

@@ -8,6 +8,7 @@ from typing import Dict
 
 import torch
 
+from rad_nerfstudio.io.atomic import write_text_atomic
 from rad_nerfstudio.model_components.head_pose_correction import compose
 from rad_nerfstudio.models.portrait_model import PortraitModel
 
@@ -33,3 +34,10 @@ def refined_transforms(model: PortraitModel, given: Path, scene_scale: float, im
             frame["transform_matrix"] = matrix.tolist()
         contents[name] = content
     return contents
+
+
+def write_transforms_files(contents: Dict[str, dict], folder: Path) -> None:
+    """``refined_transforms``'s contents as files in ``folder`` (created), each written atomically."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, content in contents.items():
+        write_text_atomic(folder / name, json.dumps(content, indent=2))

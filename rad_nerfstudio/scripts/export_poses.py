@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,8 +22,7 @@ class ExportPosesArgs:
 
 
 def export_poses(args: ExportPosesArgs) -> Path:
-    from rad_nerfstudio.io.atomic import write_text_atomic
-    from rad_nerfstudio.render.refined_poses import refined_transforms
+    from rad_nerfstudio.render.refined_poses import refined_transforms, write_transforms_files
     from rad_nerfstudio.render.trained_run import load_trained_run
 
     run = load_trained_run(args.load_config)
@@ -35,9 +33,7 @@ def export_poses(args: ExportPosesArgs) -> Path:
         if args.output_dir.resolve() == Path(folder).resolve():
             raise ValueError(f"--output-dir {args.output_dir} holds the run's poses: they are never overwritten")
     contents = refined_transforms(run.model, given, parser.scene_scale, datamanager.tables.img_ids.tolist())
-    args.output_dir.mkdir(parents=True, exist_ok=True)
-    for name, content in contents.items():
-        write_text_atomic(args.output_dir / name, json.dumps(content, indent=2))
+    write_transforms_files(contents, args.output_dir)
     if not run.model.pose_correction.refining:
         CONSOLE.print("[yellow]rad-export-poses: this run did not refine its poses; the files hold them as given")
     return args.output_dir
