@@ -236,8 +236,8 @@ class PortraitProcess:
         return f"{choice.summary(info['width'])}; reprojection {fit.reprojection_px:.2f} px RMS"
 
     def refine_poses(self) -> str:
-        """The training frames' poses refined by ``--refine-poses`` passes into ``transforms_*.json`` (the landmark
-        fit's copied there with none)."""
+        """The training frames' poses refined by ``--refine-poses`` passes, the validation frames' aligned to their
+        heads, into ``transforms_*.json`` (the landmark fit's copied there with none)."""
         passes = self.settings.pose_passes
         landmark = self.root / LANDMARK_POSES_DIR
         if not all((landmark / name).is_file() for name in TRANSFORMS_FILES):  # processed before the passes existed
@@ -250,14 +250,18 @@ class PortraitProcess:
         def report(k: int, result: PosePassResult) -> None:
             self.console.print(
                 f"[bold]pose pass {k} of {passes}[/]: it turned the training poses {result.mean_rotation_deg:.2f} deg "
-                f"on average ({result.seconds:.0f} s)"
+                f"on average and the validation frames' {result.held_out_rotation_deg:.2f} ({result.seconds:.0f} s)"
             )
 
         results = refine_poses(self.root, landmark, passes, self.state / "pose_passes", report=report)
         _copy_transforms(results[-1].poses_dir, self.root)
         turns = ", ".join(f"{r.mean_rotation_deg:.2f}" for r in results)
+        held_out = ", ".join(f"{r.held_out_rotation_deg:.2f}" for r in results)
         seconds = sum(r.seconds for r in results)
-        return f"{passes} passes ({seconds:.0f} s); each one's mean turn of the training poses: {turns} deg"
+        return (
+            f"{passes} pass{'es' if passes > 1 else ''} ({seconds:.0f} s); each one's mean turn of the training poses: "
+            f"{turns} deg, of the validation frames': {held_out} deg"
+        )
 
     def parsing(self) -> str:
         """Head / neck / torso / background labels as ``parsing/{i}.png`` (the anchors' colours): by the

@@ -14,10 +14,16 @@ from rad_nerfstudio.models.portrait_model import PortraitModel
 
 
 @torch.no_grad()
-def refined_transforms(model: PortraitModel, given: Path, scene_scale: float, img_ids: list[int]) -> Dict[str, dict]:
+def refined_transforms(
+    model: PortraitModel, given: Path, scene_scale: float, img_ids: list[int], held_out_aligned: bool = False
+) -> Dict[str, dict]:
     """The ``transforms_train.json`` and ``transforms_val.json`` contents the run was trained on (in folder ``given``:
     the dataset's, or its ``poses`` folder) with every training frame's ``transform_matrix`` replaced by its refined
-    pose, in the dataset's metres; every other field and the validation frames (never trained on) kept as they are."""
+    pose, in the dataset's metres; every other field kept as it is, and the validation frames (never trained on) too
+    unless ``held_out_aligned``: then theirs are replaced by the poses the model's test-time alignment holds
+    (``model.pose_correction.held_out``)."""
+    if held_out_aligned and model.pose_correction.held_out is None:
+        raise ValueError("held_out_aligned asks for the validation frames' aligned poses, but none were fitted")
     row_of = {img_id: row for row, img_id in enumerate(img_ids)}
     with model.render_weights():
         rows = torch.arange(len(img_ids), device=model.device)
@@ -27,8 +33,8 @@ def refined_transforms(model: PortraitModel, given: Path, scene_scale: float, im
     for split in ("train", "val"):
         name = f"transforms_{split}.json"
         content = json.loads((given / name).read_text())
-        trained = content["frames"] if split == "train" else []
-        for frame in (f for f in trained if int(f["img_id"]) in row_of):
+        replaced = content["frames"] if split == "train" or held_out_aligned else []
+        for frame in (f for f in replaced if int(f["img_id"]) in row_of):
             matrix = torch.eye(4, dtype=torch.float64)
             matrix[:3] = refined[row_of[int(frame["img_id"])]]
             frame["transform_matrix"] = matrix.tolist()
