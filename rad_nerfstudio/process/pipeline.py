@@ -44,6 +44,7 @@ from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendNa
 from rad_nerfstudio.process.parsing import parse_portrait
 from rad_nerfstudio.process.person_mask import person_masks
 from rad_nerfstudio.process.plates import PLATE_FRAMES, background_plate, on_plate, torso_layer
+from rad_nerfstudio.process.pose_passes import DEFAULT_POSE_PASSES
 from rad_nerfstudio.process.steps import Step
 from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, VideoProbe, probe_video, read_frames
 
@@ -71,7 +72,7 @@ class ProcessSettings:
     landmarks: LandmarkBackendName = "mediapipe"
     parsing_weights: Path | None = None
     pose_smoothness: float = DEFAULT_POSE_SMOOTHNESS
-    pose_passes: int = 0
+    pose_passes: int = DEFAULT_POSE_PASSES
     """Short head trainings that refine the training frames' poses against the pixels (``process.pose_passes``)."""
 
 

@@ -38,13 +38,13 @@ class ProcessArgs:
     """Weight of the head poses' steadiness in time in their fit (frame-to-frame acceleration, where 0.01 rad or
     2 mm costs as much as one squared pixel of landmark error): 0 fits each frame on its own, larger values give
     steadier heads that follow the landmarks less closely."""
-    refine_poses: int = 0
+    refine_poses: int = 1
     """Short head trainings (1000 steps and an alignment round each; about 5 minutes each for a 34 s clip on two CPU
     cores) that refine the training frames' head poses against the pixels, each starting a fresh head from the last
     one's poses, and each fits the validation frames' poses to its head; the refined poses go into transforms_*.json,
-    the landmark fit's stay in OUTPUT/landmark_poses/. One pass improved both synthetic clips measured (1.9 -> 1.1
-    and 0.86 -> 0.68 degrees median); three took one to 0.5 and let the other drift to 0.9 (README). 0: the landmark
-    fit's poses."""
+    the landmark fit's stay in OUTPUT/landmark_poses/. One pass (the default) improved both synthetic clips measured
+    (1.9 -> 1.1 and 0.86 -> 0.68 degrees median) and the real clip's held-out LMD (1.2 -> 0.8 px); three took one
+    synthetic clip to 0.5 and let the other drift to 0.9 (README). 0: the landmark fit's poses."""
     landmarks: Literal["mediapipe", "face-alignment"] = "mediapipe"
     """Landmark backend: mediapipe (offline, bundled model) or face-alignment (3D-FAN; weights download once)."""
     parsing_weights: Path | None = None

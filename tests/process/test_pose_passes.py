@@ -19,6 +19,16 @@ def _matrices(folder: Path, split: str) -> dict:
     return {f["img_id"]: np.array(f["transform_matrix"]) for f in read_transforms(folder, split)["frames"]}
 
 
+def test_rad_process_runs_one_pass_unless_told_otherwise(tmp_path):
+    from rad_nerfstudio.process.pipeline import ProcessSettings
+    from rad_nerfstudio.process.pose_passes import DEFAULT_POSE_PASSES
+    from rad_nerfstudio.scripts.process import ProcessArgs
+
+    assert DEFAULT_POSE_PASSES == 1
+    assert ProcessArgs(video=tmp_path / "in.mp4", output_dir=tmp_path / "out").refine_poses == DEFAULT_POSE_PASSES
+    assert ProcessSettings(tmp_path / "in.mp4", tmp_path / "out").pose_passes == DEFAULT_POSE_PASSES
+
+
 def test_rad_process_keeps_the_landmark_poses_and_uses_them_without_passes(processed):
     root = processed["root"]
     for split in ("train", "val"):

@@ -72,6 +72,7 @@ def test_the_dataparser_trains_on_the_processed_dataset(processed):
 def test_a_second_run_skips_finished_steps_and_force_redoes_one_and_the_rest(processed, tmp_path):
     root = Path(shutil.copytree(processed["root"], tmp_path / "dataset"))
     command = [str(BIN / "rad-process"), "--video", str(processed["video"]), "--output-dir", str(root)]
+    command += ["--refine-poses", "0"]  # as the fixture processed it
     again = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and again.stdout.count("done before, skipped") == 7, again.stdout[-2000:]
     forced = subprocess.run([*command, "--force", "parsing"], capture_output=True, text=True, timeout=600)
