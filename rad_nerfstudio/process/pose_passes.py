@@ -25,10 +25,10 @@ if TYPE_CHECKING:  # the method configs import the models: loaded when a pass ru
 
 DEFAULT_POSE_PASSES = 1
 """Pose passes ``rad-process`` runs unless told otherwise. One pass took both synthetic clips' landmark poses closer to
-the truth (1.88 -> 1.14 and 0.86 -> 0.68 degrees median; three drifted on one of them), and with the validation frames
-aligned in it the real clip's held-out frames as given scored LMD 0.81-0.87 px against 1.19-1.20 and tight lips
-27.9-28.1 dB against 27.2-27.3 (er-nerf-small: two seeds on each of two such processings); about five minutes on two
-CPU cores for a 34 s clip (README, "Pose passes before training")."""
+the truth (1.88 -> 1.14 and 0.86 -> 0.68 degrees median; three drifted on one of them). On the real clip, with the
+validation frames aligned in it, er-nerf-small's held-out frames as given scored LMD 0.82-0.87 px against 1.19-1.25
+and tight lips 28.0-28.1 dB against 27.0-27.3 (four seeds), PSNR 0.03-0.24 dB lower (the torso's mean code);
+about five minutes on two CPU cores for a 34 s clip (README, "Pose passes before training")."""
 POSE_PASS_HEAD_STEPS = 1000
 """Head steps of one pass: with the round at their end a rad-sample clip's training rotations went from 1.88 to
 1.14 / 1.15 degrees (seeds 42 / 1), where the method's whole training with its round reached 1.28 (seed 42) on the
