@@ -191,7 +191,16 @@ def test_er_nerf_small_trains_with_ns_train_and_renders_and_evaluates_like_rad_n
 
     run = load_trained_run(config)
     assert isinstance(run.model, ErNerfModel) and run.step == 3 and run.model.stage == "torso"
-    assert isinstance(run.model.torso.pose_encoder, AdaptivePoseEncoding)
+    assert run.model.torso.pose_encoder is None, "er-nerf-small's torso reads the raw pose"
+
+
+def test_the_paper_sized_torso_keeps_adaptive_pose_encoding_and_the_small_one_reads_the_raw_pose():
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small
+
+    assert er_nerf.config.pipeline.model.torso_pose_encoding == "adaptive"
+    assert er_nerf_small.config.pipeline.model.torso_pose_encoding == "raw"
+    # a run saved before the option existed has no such field: it loads as ER-NeRF's, as it was trained
+    assert ErNerfModelConfig().torso_pose_encoding == "adaptive"
 
 
 def test_the_attention_losses_keep_er_nerfs_weight_not_rad_nerfs():
