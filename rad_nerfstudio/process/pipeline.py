@@ -44,7 +44,7 @@ from rad_nerfstudio.process.landmark_backends import BACKENDS, LandmarkBackendNa
 from rad_nerfstudio.process.parsing import parse_portrait
 from rad_nerfstudio.process.person_mask import person_masks
 from rad_nerfstudio.process.plates import PLATE_FRAMES, background_plate, on_plate, torso_layer
-from rad_nerfstudio.process.pose_passes import DEFAULT_POSE_PASSES
+from rad_nerfstudio.process.pose_passes import DEFAULT_POSE_PASSES, PosePassResult, refine_poses
 from rad_nerfstudio.process.steps import Step
 from rad_nerfstudio.process.video_frames import FrameGeometry, VideoInputError, VideoProbe, probe_video, read_frames
 
@@ -246,7 +246,6 @@ class PortraitProcess:
         if passes == 0:
             _copy_transforms(landmark, self.root)
             return "none asked for: the landmark fit's poses"
-        from rad_nerfstudio.process.pose_passes import PosePassResult, refine_poses
 
         def report(k: int, result: PosePassResult) -> None:
             self.console.print(

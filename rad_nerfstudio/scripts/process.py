@@ -9,6 +9,7 @@ from typing import List, Literal
 
 import tyro
 
+from rad_nerfstudio.process.pose_passes import DEFAULT_POSE_PASSES
 from rad_nerfstudio.scripts.cli import CONSOLE, run_or_exit
 
 
@@ -38,7 +39,7 @@ class ProcessArgs:
     """Weight of the head poses' steadiness in time in their fit (frame-to-frame acceleration, where 0.01 rad or
     2 mm costs as much as one squared pixel of landmark error): 0 fits each frame on its own, larger values give
     steadier heads that follow the landmarks less closely."""
-    refine_poses: int = 1
+    refine_poses: int = DEFAULT_POSE_PASSES
     """Short head trainings (1000 steps and an alignment round each; about 5 minutes each for a 34 s clip on two CPU
     cores) that refine the training frames' head poses against the pixels, each starting a fresh head from the last
     one's poses, and each fits the validation frames' poses to its head; the refined poses go into transforms_*.json,
