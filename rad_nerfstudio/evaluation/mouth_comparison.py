@@ -18,13 +18,30 @@ def finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def attainable_mouth_r(prediction_r: float, repeatability: float) -> float:
+    """The mouth r a head that rendered exactly the predicted mouth would reach against the frames, when the
+    prediction follows the frames' readings at ``prediction_r`` and the detector repeats its own reading of a frame
+    at ``repeatability`` (r of two readings; the render's reading adds noise of that size). NaN where undefined."""
+    if not (np.isfinite(prediction_r) and np.isfinite(repeatability)) or repeatability <= 0:
+        return float("nan")
+    return float(prediction_r * np.sqrt(min(repeatability, 1.0)))
+
+
+def _mirrored_box(box: tuple[int, int, int, int], width: int) -> tuple[int, int, int, int]:
+    """A pixel box ``x0, y0, x1, y1`` of an image ``width`` wide, in the image flipped left to right."""
+    x0, y0, x1, y1 = box
+    return width - x1, y0, width - x0, y1
+
+
 class MouthComparison:
-    """Accumulates, frame by frame, the mouth openings of renders and ground truth and their lips crops."""
+    """Accumulates, frame by frame, the mouth openings of renders and ground truth and their lips crops; the
+    ground truth is also read flipped left to right, a second reading of the same mouth that says how far the
+    detector repeats itself (``mouth_detector_repeatability``)."""
 
     def __init__(self, detector: FaceMeshDetector, strip_every: int = 1) -> None:
         self.detector = detector
         self.strip_every = max(1, strip_every)
-        self.opening: Dict[str, List[float]] = {"truth": [], "render": []}
+        self.opening: Dict[str, List[float]] = {"truth": [], "render": [], "truth_mirrored": []}
         self._crops: Dict[str, List[np.ndarray]] = {"truth": [], "render": []}
         self._labels: List[str] = []
 
@@ -41,6 +58,10 @@ class MouthComparison:
         for name, image in (("truth", truth), ("render", render)):
             opening, _, points[name] = measure_frame(self.detector, image, face)
             self.opening[name].append(opening)
+        mirrored = np.ascontiguousarray(truth[:, ::-1])
+        self.opening["truth_mirrored"].append(
+            measure_frame(self.detector, mirrored, _mirrored_box(face, truth.shape[1]))[0]
+        )
         if (len(self.opening["truth"]) - 1) % self.strip_every == 0:
             self._crops["truth"].append(lips_crop(truth, mouth_box))
             self._crops["render"].append(lips_crop(render, mouth_box))
@@ -82,7 +103,8 @@ class MouthComparison:
         per-frame openings. ``audio_prediction``: the opening the audio code predicts per frame
         (``PortraitModel.audio_mouth_prediction``): ``mouth_r_audio_prediction`` says how closely the render follows
         what its audio code says (with ``audio_mouth_r``, whether the audio or the render loses the mouth)."""
-        tracks = {name: np.array(values) for name, values in self.opening.items()}
+        tracks = {name: np.array(self.opening[name]) for name in ("truth", "render")}
+        mirrored = np.array(self.opening.get("truth_mirrored", []), dtype=np.float64)
         rates = {name: float(np.isfinite(v).mean()) if v.size else 0.0 for name, v in tracks.items()}
         series = {"render opening": tracks["render"], "ground-truth opening": tracks["truth"]}
         pairs = {"mouth_r": ("render opening", "ground-truth opening")}
@@ -98,12 +120,20 @@ class MouthComparison:
             result[key] = finite_or_none(pearson_r(series[a], series[b]))
             if result[key] is None:
                 notes[key] = _why_undefined({a: series[a], b: series[b]})
+        if mirrored.size == tracks["truth"].size and mirrored.size:
+            repeatability = pearson_r(tracks["truth"], mirrored)
+            result["mouth_detector_repeatability"] = finite_or_none(repeatability)
+            if audio_prediction is not None:
+                prediction_r = pearson_r(series["audio code's opening"], tracks["truth"])
+                result["mouth_r_attainable"] = finite_or_none(attainable_mouth_r(prediction_r, repeatability))
         result["mouth_detection_rate"] = rates
         result["mouth_opening_std"] = {name: opening_spread(values) for name, values in tracks.items()}
         per_frame: Dict[str, List[float | None]] = {
             "mouth_opening_truth": [finite_or_none(v) for v in tracks["truth"]],
             "mouth_opening_render": [finite_or_none(v) for v in tracks["render"]],
         }
+        if mirrored.size == tracks["truth"].size and mirrored.size:
+            per_frame["mouth_opening_truth_mirrored"] = [finite_or_none(v) for v in mirrored]
         if true_open is not None:
             per_frame["mouth_open_true"] = [float(v) for v in true_open]
         if audio_prediction is not None:

@@ -50,8 +50,9 @@ class EvalArgs:
     cannot be loaded (the JSON's lmd_detector says which)."""
     mouth: bool = True
     """Measure the mouth opening of each render and its ground truth (MediaPipe's face mesh): mouth_r, and on a
-    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, the mouth response, plus the mouth
-    pictures."""
+    rad-sample dataset (gt/params.npz) mouth_r_truth and mouth_r_truth_ceiling, the mouth response, the detector's
+    repeatability (each frame read again mirrored) and the mouth r a perfect head could reach with the audio's
+    prediction (mouth_r_attainable), plus the mouth pictures."""
     renders_from: Literal["model", "ground-truth"] = "model"
     """'ground-truth' scores the ground-truth frames as if they were the renders: the ceiling of each metric."""
     align_poses: bool = True

@@ -29,6 +29,7 @@ def main(args: EvalArgs) -> None:
         "mouth_r",
         "audio_mouth_r",
         "mouth_r_audio_prediction",
+        "mouth_r_attainable",
         "render_fps",
     )
     shown = {k: report.get(k) for k in (*names, "mouth_r_truth", "mouth_r_truth_ceiling") if k in report}
