@@ -53,6 +53,7 @@ COLUMNS = {
     "lmd_centred": "LMD centred px",
     "audio_mouth_r": "audio code mouth r (val)",
     "mouth_r": "mouth r (val, vs GT frames)",
+    "mouth_r_attainable": "attainable mouth r (val)",
     "mouth_r_truth": "mouth r (val, vs truth)",
     "novel_mouth_r": "mouth r (novel speech)",
     "lips_tight_true": "tight lips true audio",
@@ -122,7 +123,17 @@ def score(look: str, method: str, data: Path, root: Path, label: str, seed: int,
     seconds = {step: run_logged(command, root / f"{name}_{step}.log", ENV) for step, command in steps.items()}
     metrics, shuffle = json.loads(metrics_path.read_text()), json.loads(ablation_path.read_text())
     novel = json.loads(novel_path.read_text()) if "novel_mouth" in steps else {}
-    keys = ("psnr", "ssim", "lips_tight_psnr", "lmd", "lmd_centred", "audio_mouth_r", "mouth_r", "mouth_r_truth")
+    keys = (
+        "psnr",
+        "ssim",
+        "lips_tight_psnr",
+        "lmd",
+        "lmd_centred",
+        "audio_mouth_r",
+        "mouth_r",
+        "mouth_r_attainable",
+        "mouth_r_truth",
+    )
     return {
         "look": look,
         "method": method,

@@ -105,6 +105,7 @@ class MouthComparison:
         what its audio code says (with ``audio_mouth_r``, whether the audio or the render loses the mouth)."""
         tracks = {name: np.array(self.opening[name]) for name in ("truth", "render")}
         mirrored = np.array(self.opening.get("truth_mirrored", []), dtype=np.float64)
+        read_mirrored = mirrored.size > 0 and mirrored.size == tracks["truth"].size
         rates = {name: float(np.isfinite(v).mean()) if v.size else 0.0 for name, v in tracks.items()}
         series = {"render opening": tracks["render"], "ground-truth opening": tracks["truth"]}
         pairs = {"mouth_r": ("render opening", "ground-truth opening")}
@@ -120,7 +121,7 @@ class MouthComparison:
             result[key] = finite_or_none(pearson_r(series[a], series[b]))
             if result[key] is None:
                 notes[key] = _why_undefined({a: series[a], b: series[b]})
-        if mirrored.size == tracks["truth"].size and mirrored.size:
+        if read_mirrored:
             repeatability = pearson_r(tracks["truth"], mirrored)
             result["mouth_detector_repeatability"] = finite_or_none(repeatability)
             if audio_prediction is not None:
@@ -132,7 +133,7 @@ class MouthComparison:
             "mouth_opening_truth": [finite_or_none(v) for v in tracks["truth"]],
             "mouth_opening_render": [finite_or_none(v) for v in tracks["render"]],
         }
-        if mirrored.size == tracks["truth"].size and mirrored.size:
+        if read_mirrored:
             per_frame["mouth_opening_truth_mirrored"] = [finite_or_none(v) for v in mirrored]
         if true_open is not None:
             per_frame["mouth_open_true"] = [float(v) for v in true_open]
