@@ -2,7 +2,7 @@
 every Nth training frame is rendered with the run's poses (refined where it refines them) and scored against the
 frame: PSNR over the image, the face rectangle, the eye band (upper 45 % of the face) and the tight mouth
 rectangle, and MediaPipe's mouth opening of render vs frame (Pearson r, and the ratio of their standard
-deviations: about 0.5 is a mean, closed mouth; about 1 is the full range).
+deviations: about 0.5 is a mean, closed mouth; about 1 is the full range; each frame's pair under ``per_frame``).
 
     python benchmarks/training_frames.py --load-config outputs/.../config.yml [--every 20] [--output FILE.json]
 
@@ -29,6 +29,7 @@ def _face_pair(render: torch.Tensor, truth: torch.Tensor, rect: tuple[int, int, 
 def score_training_frames(load_config: Path, every: int, output: Path) -> dict:
     from rad_nerfstudio.evaluation.image_metrics import psnr, rect_psnr
     from rad_nerfstudio.evaluation.mesh_landmarks import FaceMeshDetector
+    from rad_nerfstudio.evaluation.mouth_comparison import finite_or_none
     from rad_nerfstudio.evaluation.mouth_shape import measure_frame, pearson_r
     from rad_nerfstudio.io.atomic import write_text_atomic
     from rad_nerfstudio.io.layout import write_image
@@ -40,6 +41,7 @@ def score_training_frames(load_config: Path, every: int, output: Path) -> dict:
     detector = FaceMeshDetector()
     scores: dict[str, list[float]] = {"psnr": [], "face_psnr": [], "eyes_psnr": [], "mouth_psnr": []}
     openings: list[tuple[float, float]] = []
+    img_ids: list[int] = []
     pictures = []
     for k in range(0, len(dataset), every):
         render = model.get_outputs_for_camera(dataset.cameras[k : k + 1].to(model.device))["rgb"].clamp(0, 1).cpu()
@@ -53,6 +55,7 @@ def score_training_frames(load_config: Path, every: int, output: Path) -> dict:
         scores["mouth_psnr"].append(rect_psnr(render, truth, (mx0, my0, mx1, my1)))
         as_bytes = [(image.numpy() * 255).round().astype(np.uint8) for image in (render, truth)]
         openings.append((measure_frame(detector, as_bytes[0])[0], measure_frame(detector, as_bytes[1])[0]))
+        img_ids.append(int(manager.tables.img_ids[int(rows[k])]))
         if len(pictures) < 4:
             pictures.append(_face_pair(render, truth, (x0, y0, x1, y1)))
     rendered, real = np.array(openings).T
@@ -64,6 +67,11 @@ def score_training_frames(load_config: Path, every: int, output: Path) -> dict:
         **{name: float(np.mean(values)) for name, values in scores.items()},
         "mouth_r": pearson_r(rendered[found], real[found]),
         "opening_std_ratio": float(rendered[found].std() / real[found].std()) if found.sum() > 1 else None,
+        "per_frame": {
+            "img_id": img_ids,
+            "opening_render": [finite_or_none(value) for value in rendered],
+            "opening_frame": [finite_or_none(value) for value in real],
+        },
     }
     write_text_atomic(output, json.dumps(result, indent=2))
     height = min(p.shape[0] for p in pictures)
