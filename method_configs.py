@@ -188,7 +188,7 @@ SMALL_ER_PHOTOMETRIC_LOSS = "l1"
 between frames, is learnt as their mean: a soft band that MediaPipe reads as parted lips (0.07 open on the real clip's
 training frames whose lips touch at 0.01). The L1 learns their median, a thin line (0.03): on the real clip the held-out
 mouth follows the frames at r 0.759 / 0.712 / 0.786 / 0.757 against 0.574 / 0.731 / 0.746 / 0.684 (seeds 42 / 1 / 7 /
-3) and the landmarks sit closer on every dataset (LMD -0.05 to -0.11 px); what it costs: the looks' mouths open less
+3) and the landmarks sit closer on every dataset (LMD -0.06 to -0.12 px); what it costs: the looks' mouths open less
 far and follow their true opening less (astronaut 0.639 / 0.761, obama 0.828 / 0.804). The L1 in the lips stage only
 was no better than the MSE over four seeds (README, "The lips' seam: an L1 loss")."""
 

@@ -205,7 +205,7 @@ def test_the_paper_sized_torso_keeps_adaptive_pose_encoding_and_the_small_one_re
 
 def test_the_small_er_method_learns_every_stage_under_the_l1_and_the_others_keep_the_mse():
     """er-nerf-small's L1 keeps a closed mouth's seam thin on the real clip (README, "The lips' seam: an L1 loss");
-    the paper-sized methods keep the anchors' MSE and rad-nerf-small was not measured with it."""
+    the paper-sized methods keep the anchors' MSE, and rad-nerf-small, whose real-clip mouth it did not help, too."""
     from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf_small
 
     small = er_nerf_small.config.pipeline.model
