@@ -19,7 +19,7 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
-from rad_nerfstudio.audio.whisper_features import WHISPER_BLOCKS
+from rad_nerfstudio.audio.whisper_features import WHISPER_BLOCKS, WINDOW_OFFSETS
 from rad_nerfstudio.constants import AUDIO_SAMPLE_RATE
 
 HOP = AUDIO_SAMPLE_RATE // 50
@@ -121,8 +121,8 @@ class PhoneExtractor(FeatureExtractor):
 
 
 class WhisperExtractor(FeatureExtractor):
-    """Whisper base's encoder, the output of its third block (``audio.whisper_features``), standardised per channel
-    over the utterance."""
+    """Whisper base's encoder, the output of its third block averaged over four placings of the clip in its windows
+    (``audio.whisper_features``), standardised per channel over the utterance."""
 
     name = "whisper"
     dim = 512
@@ -136,15 +136,16 @@ class WhisperExtractor(FeatureExtractor):
             "model": "whisper-base (CTranslate2 weights, run in torch)",
             "output": f"encoder block {WHISPER_BLOCKS} of 6",
             "windows": "30 s, overlapping by 10 s",
+            "averaged over the clip delayed by (s)": list(WINDOW_OFFSETS),
             "standardised": "per utterance",
         }
 
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time dim"]:
-        from rad_nerfstudio.audio.whisper_features import WhisperEncoder
+        from rad_nerfstudio.audio.whisper_features import WhisperEncoder, offset_averaged
 
         if self._encoder is None:
             self._encoder = WhisperEncoder()
-        return _standardised(self._encoder(waveform))
+        return _standardised(offset_averaged(self._encoder, waveform))
 
 
 class MelWhisperExtractor(FeatureExtractor):

@@ -155,3 +155,37 @@ def test_the_features_are_the_third_blocks_output_and_the_depth_is_checked():
     for blocks in (0, 7):
         with pytest.raises(ValueError, match="blocks must be 1 to 6"):
             WhisperEncoder(blocks=blocks)
+
+
+def test_the_offset_readings_are_put_back_on_the_clips_grid_and_averaged():
+    """Each reading sees the clip delayed by its offset; its rows are shifted back before the mean."""
+    from rad_nerfstudio.audio.whisper_features import WINDOW_OFFSETS, offset_averaged
+
+    hop, lengths_read = 320, []
+
+    def rows_and_positions(signal: torch.Tensor) -> torch.Tensor:
+        """A stand-in encoder: each 20 ms row's mean sample beside the row's place in what it read."""
+        lengths_read.append(signal.shape[0])
+        padded = torch.nn.functional.pad(signal, (0, -signal.shape[0] % hop))
+        means = padded.reshape(-1, hop).mean(1)
+        return torch.stack([means, torch.arange(means.shape[0], dtype=torch.float32)], -1)
+
+    clip = torch.randn(AUDIO_SAMPLE_RATE + 100, generator=torch.Generator().manual_seed(0))
+    averaged = offset_averaged(rows_and_positions, clip)
+    assert lengths_read == [clip.shape[0] + round(offset * AUDIO_SAMPLE_RATE) for offset in WINDOW_OFFSETS]
+    alone = rows_and_positions(clip)
+    assert WINDOW_OFFSETS[0] == 0.0 and len(WINDOW_OFFSETS) > 1
+    assert averaged.shape == alone.shape == (math.ceil(clip.shape[0] / hop), 2)
+    torch.testing.assert_close(averaged[:, 0], alone[:, 0])  # every reading's rows are the clip's own
+    mean_delay_rows = sum(WINDOW_OFFSETS) / len(WINDOW_OFFSETS) * 50
+    torch.testing.assert_close(averaged[:, 1], alone[:, 1] + mean_delay_rows)  # read at several places
+    torch.testing.assert_close(offset_averaged(rows_and_positions, clip, offsets=(0.0,)), alone)
+    with pytest.raises(ValueError, match="multiples of 20 ms"):
+        offset_averaged(rows_and_positions, clip, offsets=(0.0, 0.01))
+
+
+def test_whisper_features_recorded_with_their_offsets_so_older_caches_are_recomputed():
+    from rad_nerfstudio.audio.extractors import WhisperExtractor
+    from rad_nerfstudio.audio.whisper_features import WINDOW_OFFSETS
+
+    assert list(WINDOW_OFFSETS) in WhisperExtractor().settings.values()
