@@ -101,7 +101,7 @@ def offset_averaged(
     rows put back on the clip's 20 ms grid.
 
     The encoder's output for a moment depends on where the moment sits in its 30 s window (its position encodings,
-    the padding after the clip): readings half a second apart correlate at 0.89-0.94 per channel on the real clip
+    the padding after the clip): readings 1-3 s apart correlate at 0.89-0.94 per channel on the real clip
     and the looks. Their mean keeps what the speech says; the ridge of ``ridge-mouth`` reads the mouth from it better
     on all three (README, "Whisper read at four offsets"). A clip longer than a window keeps one reading where its
     last window reads it: that window ends with the clip whatever the delay (silence after the clip as well, so
