@@ -2,13 +2,14 @@
 
 A field encodes a point with its own spatial encoding and audio / eye conditioning into one feature vector;
 from there the sigma MLP gives density (truncated exponential) and geometry features, and the colour MLP reads
-the geometry features, the view direction's spherical harmonics and a per-frame latent code.
+the geometry features, the view direction's spherical harmonics and a per-frame latent code. Optionally the
+feature also carries the code planes' (``field_components.code_planes``): features that move with the mouth's shape.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import ClassVar, Dict, Tuple
+from dataclasses import dataclass, field
+from typing import ClassVar, Dict, List, Tuple
 
 import torch
 from jaxtyping import Float, Int
@@ -19,11 +20,12 @@ from torch import Tensor, nn
 
 from rad_nerfstudio.config_loading import FilledOnLoad
 from rad_nerfstudio.field_components.backend import encode_directions, fast_implementation
+from rad_nerfstudio.field_components.code_planes import CodePlanes, CodePlanesConfig
 
 
 @dataclass
 class RadianceMlpConfig(FilledOnLoad):
-    """Sizes of the density and colour MLPs (both anchors' code defaults)."""
+    """Sizes of the density and colour MLPs (both anchors' code defaults) and the optional code planes."""
 
     renamed_fields: ClassVar[Dict[str, str]] = {"pose_colour": "pose_color"}
 
@@ -37,6 +39,10 @@ class RadianceMlpConfig(FilledOnLoad):
     pose_color: bool = False
     """The colour MLP also reads the camera's rotation in the head's frame: light fixed to the camera or the room
     shades the face differently as the head turns, which otherwise only the audio code could explain."""
+    code_planes: bool = False
+    """The sigma MLP also reads planes over each spatial axis and each number of the field's audio condition,
+    multiplied (``field_components.code_planes``): features that move with the mouth's shape."""
+    code_planes_sizes: CodePlanesConfig = field(default_factory=CodePlanesConfig)
 
 
 class ConditionedRadianceField(nn.Module):
@@ -44,6 +50,17 @@ class ConditionedRadianceField(nn.Module):
 
     map_keys: Tuple[str, ...] = ("ambient",)
     """Per-sample outputs that the model renders as per-ray maps (their absolute values summed over channels)."""
+
+    def build_code_planes(self, code_dim: int, config: RadianceMlpConfig) -> int:
+        """The code planes over a ``code_dim`` condition when ``config`` asks for them (else None); the size of
+        the feature they add."""
+        self.code_planes = CodePlanes(code_dim, config.code_planes_sizes) if config.code_planes else None
+        return 0 if self.code_planes is None else self.code_planes.output_dim
+
+    def moving_features(self, positions: Float[Tensor, "n 3"], code: Float[Tensor, "n code"]) -> List[Tensor]:
+        """The code planes' features of the points under their (gated) code, as a list to concatenate: empty
+        without code planes."""
+        return [] if self.code_planes is None else [self.code_planes(positions, code)]
 
     def build_radiance(self, feature_dim: int, config: RadianceMlpConfig, num_frames: int) -> None:
         """The sigma MLP on a ``feature_dim`` feature, the direction encoding, the latents and the colour MLP."""

@@ -46,12 +46,13 @@ class ErNerfHeadField(ConditionedRadianceField):
             config.eye_attention_hidden_dim,
             config.attention_layers,
         )
-        self.build_radiance(self.spatial.output_dim + audio_code_dim + 1, config, num_frames)
+        planes_dim = self.build_code_planes(audio_code_dim, config)
+        self.build_radiance(self.spatial.output_dim + planes_dim + audio_code_dim + 1, config, num_frames)
 
     def features(self, positions: Tensor, audio_code: Tensor, eye: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """Spatial features, the attended audio code and eye. Extras: ``ambient`` ``[n, 1]`` (the mean audio
-        attention: how much audio acts here, in [0, 1]), ``eye_attention`` ``[n, 1]``, ``audio_attention``
-        ``[n, code]``."""
+        """Spatial features (and the code planes' under the code), the attended audio code and eye. Extras:
+        ``ambient`` ``[n, 1]`` (the mean audio attention: how much audio acts here, in [0, 1]), ``eye_attention``
+        ``[n, 1]``, ``audio_attention`` ``[n, code]``."""
         spatial = self.spatial(positions)
         attended = self.attention(spatial, audio_code, eye)
         extras = {
@@ -59,4 +60,5 @@ class ErNerfHeadField(ConditionedRadianceField):
             "eye_attention": attended["eye_attention"],
             "audio_attention": attended["audio_attention"],
         }
-        return torch.cat([spatial, attended["audio"], attended["eye"]], dim=-1), extras
+        moving = self.moving_features(positions, audio_code)
+        return torch.cat([spatial, *moving, attended["audio"], attended["eye"]], dim=-1), extras

@@ -55,12 +55,16 @@ class RadHeadField(ConditionedRadianceField):
         )
         self.audio = HashGrid(config.ambient_dim, config.audio_grid)
         code_dim = audio_code_dim if config.code_to_density else 0
-        self.build_radiance(self.spatial.output_dim + self.audio.output_dim + 1 + code_dim, config, num_frames)
+        planes_dim = self.build_code_planes(audio_code_dim, config)
+        feature_dim = self.spatial.output_dim + planes_dim + self.audio.output_dim + 1 + code_dim
+        self.build_radiance(feature_dim, config, num_frames)
 
     def features(self, positions: Tensor, audio_code: Tensor, eye: Tensor) -> Tuple[Tensor, Dict[str, Tensor]]:
-        """Spatial features, the audio grid at the audio coordinate and the eye; ``ambient`` is the audio
-        coordinate x_a ``[n, D]`` in [-1, 1]."""
+        """Spatial features (and the code planes'), the audio grid at the audio coordinate, the eye (and the code);
+        ``ambient`` is the audio coordinate x_a ``[n, D]`` in [-1, 1]."""
         spatial = self.spatial(positions)
         ambient = self.ambient(torch.cat([spatial, audio_code], dim=-1))
         direct = [audio_code] if self.config.code_to_density else []
-        return torch.cat([spatial, self.audio((ambient + 1.0) / 2.0), eye, *direct], dim=-1), {"ambient": ambient}
+        moving = self.moving_features(positions, audio_code)
+        audio = self.audio((ambient + 1.0) / 2.0)
+        return torch.cat([spatial, *moving, audio, eye, *direct], dim=-1), {"ambient": ambient}

@@ -45,6 +45,7 @@ from rad_nerfstudio.data.portrait_tables import (
 from rad_nerfstudio.evaluation.image_metrics import psnr, ssim
 from rad_nerfstudio.evaluation.mouth_shape import pearson_r
 from rad_nerfstudio.field_components.audio_encoder import AudioEncoder, smooth_codes
+from rad_nerfstudio.field_components.code_planes import CodePlanes
 from rad_nerfstudio.field_components.grid_presets import preset_grid
 from rad_nerfstudio.field_components.hash_grid import HashGrid
 from rad_nerfstudio.field_components.occupancy import MaxOccupancyGrid
@@ -256,7 +257,7 @@ class PortraitModel(Model):
         """Hash grids and MLPs apart (different learning rates); the torso's own pair starts with its stage."""
 
         def split(module: torch.nn.Module) -> Tuple[List[Parameter], List[Parameter]]:
-            grids = [p for m in module.modules() if isinstance(m, HashGrid) for p in m.parameters()]
+            grids = [p for m in module.modules() if isinstance(m, (HashGrid, CodePlanes)) for p in m.parameters()]
             ids = {id(p) for p in grids}
             return grids, [p for p in module.parameters() if id(p) not in ids]
 
