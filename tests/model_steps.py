@@ -56,14 +56,14 @@ def sample_manager(dataset, rays_per_batch: int = 256):
     return config.setup(device="cpu")
 
 
-def trained_small_model(dataset, steps: int):
-    """A small rad-nerf model (no lips stage) after ``steps`` head steps of Adam at 1e-2 from seed 0, in eval mode;
-    and its data manager."""
+def trained_small_model(dataset, steps: int, **overrides):
+    """A small rad-nerf model (no lips stage; ``overrides`` of its config win) after ``steps`` head steps of Adam at
+    1e-2 from seed 0, in eval mode; and its data manager."""
     import torch
 
     manager = sample_manager(dataset)
     torch.manual_seed(0)
-    model = build_model(small_rad_config(lips_steps=0), manager)
+    model = build_model(small_rad_config(**{"lips_steps": 0, **overrides}), manager)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     for step in range(steps):
         optimizer.zero_grad()

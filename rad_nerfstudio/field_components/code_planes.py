@@ -63,15 +63,18 @@ class CodePlanes(nn.Module):
         only the points with a code are looked up; compiled, all of them, without a data-dependent shape)."""
         code = code.float()
         if torch.compiler.is_compiling():
-            points = positions.float()
-            return self._features(points, code) - self._features(points, torch.zeros_like(code))
+            return self._change(positions.float(), code)
         out = positions.new_zeros(positions.shape[0], self.output_dim, dtype=torch.float32)
         acting = (code != 0).any(dim=-1).nonzero()[:, 0]
         if acting.numel() == 0:
             return out
-        points, acting_code = positions[acting].float(), code[acting]
-        moved = self._features(points, acting_code) - self._features(points, torch.zeros_like(acting_code))
-        return out.index_copy(0, acting, moved)
+        return out.index_copy(0, acting, self._change(positions[acting].float(), code[acting]))
+
+    def _change(self, positions: Float[Tensor, "n 3"], code: Float[Tensor, "n code"]) -> Float[Tensor, "n features"]:
+        """Features under the code less under a zero code, both read in one lookup per resolution."""
+        n = positions.shape[0]
+        both = self._features(torch.cat([positions, positions]), torch.cat([code, torch.zeros_like(code)]))
+        return both[:n] - both[n:]
 
     def _features(self, positions: Float[Tensor, "n 3"], code: Float[Tensor, "n code"]) -> Float[Tensor, "n features"]:
         n = positions.shape[0]

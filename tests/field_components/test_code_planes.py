@@ -16,7 +16,7 @@ from rad_nerfstudio.fields.torso_field import TorsoFieldConfig
 from rad_nerfstudio.model_components import compiled_fields as compiled_module
 from rad_nerfstudio.model_components.compiled_fields import compiled_fields
 from rad_nerfstudio.models.er_nerf import ErNerfModelConfig
-from tests.model_steps import TINY_GRID, build_model, sample_manager, small_rad_config, train_step
+from tests.model_steps import TINY_GRID, build_model, sample_manager, train_step, trained_small_model
 from tests.models.test_er_nerf_model import PLANE
 
 SIZES = CodePlanesConfig(spatial_resolutions=(4, 7), code_resolution=5, features=3, code_range=2.0)
@@ -79,7 +79,12 @@ def test_gradients_reach_the_planes_and_the_features_vary_smoothly_with_the_code
 
 @pytest.mark.parametrize(
     "code_dim, sizes",
-    [(0, SIZES), (2, CodePlanesConfig(code_resolution=1)), (2, CodePlanesConfig(spatial_resolutions=(1,)))],
+    [
+        (0, SIZES),
+        (2, CodePlanesConfig(code_resolution=1)),
+        (2, CodePlanesConfig(spatial_resolutions=(1,))),
+        (2, CodePlanesConfig(code_range=0.0)),
+    ],
 )
 def test_degenerate_sizes_are_refused(code_dim, sizes):
     with pytest.raises(ValueError, match="code planes"):
@@ -131,19 +136,12 @@ def test_an_er_nerf_model_trains_its_code_planes_inside_the_mouth_region_at_the_
 @pytest.mark.slow
 def test_compiled_renders_read_the_code_planes_without_a_graph_break_and_give_the_eager_image(dataset, monkeypatch):
     """Inductor for real: compiled, every point is looked up (no data-dependent shape); the image is the eager one."""
-    manager = sample_manager(dataset)
-    torch.manual_seed(0)
     head = RadHeadFieldConfig(
         spatial_grid=TINY_GRID, audio_grid=TINY_GRID, hidden_dim=32, code_planes=True, code_planes_sizes=SIZES
     )
-    config = small_rad_config(head=head, audio_encoder="ridge-mouth", audio_in_mouth_region=True, lips_steps=0)
-    model = build_model(config, manager)
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    for step in range(10):
-        optimizer.zero_grad()
-        train_step(manager, model, step)
-        optimizer.step()
-    model.eval()
+    model, manager = trained_small_model(
+        dataset, steps=10, head=head, audio_encoder="ridge-mouth", audio_in_mouth_region=True
+    )
     camera = manager.eval_dataset.cameras[0:1]
     monkeypatch.setattr(compiled_module, "_failed", {})
     torch._dynamo.reset()
