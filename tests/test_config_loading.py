@@ -7,6 +7,7 @@ import torch
 import yaml
 
 from rad_nerfstudio.data.pixel_samplers import PortraitPixelSamplerConfig
+from rad_nerfstudio.field_components.code_planes import CodePlanesConfig
 from rad_nerfstudio.field_components.occupancy import OccupancyGridConfig
 from rad_nerfstudio.method_configs import er_nerf_small
 from rad_nerfstudio.models.portrait_config import PortraitModelConfig
@@ -89,3 +90,15 @@ pose_colour: true
 """
     loaded = yaml.load(older, Loader=yaml.Loader)
     assert loaded.pose_color is True and loaded.hidden_dim == 32 and not hasattr(loaded, "pose_colour")
+
+
+def test_a_run_saved_before_code_planes_existed_loads_without_them():
+    """The CPU methods now read code planes; a run trained before they existed has none in its checkpoint."""
+    head = er_nerf_small.config.pipeline.model.head
+    assert head.code_planes
+    text = yaml.dump(head)
+    older = _without_top_level_key(_without_top_level_key(text, "code_planes_sizes"), "code_planes")
+    assert "code_planes" not in older and "hidden_dim" in older
+    loaded = yaml.load(older, Loader=yaml.Loader)
+    assert loaded.code_planes is False and loaded.code_planes_sizes == CodePlanesConfig()
+    assert loaded.hidden_dim == head.hidden_dim and loaded.planes == head.planes

@@ -41,7 +41,8 @@ class RadianceMlpConfig(FilledOnLoad):
     shades the face differently as the head turns, which otherwise only the audio code could explain."""
     code_planes: bool = False
     """The sigma MLP also reads planes over each spatial axis and each number of the field's audio condition,
-    multiplied (``field_components.code_planes``): features that move with the mouth's shape."""
+    multiplied (``field_components.code_planes``): features that move with the mouth's shape. On in the CPU-sized
+    methods (``method_configs.SMALL_CODE_PLANES``), off in the paper-sized ones (the anchors' field)."""
     code_planes_sizes: CodePlanesConfig = field(default_factory=CodePlanesConfig)
 
 

@@ -156,3 +156,14 @@ def test_compiled_renders_read_the_code_planes_without_a_graph_break_and_give_th
     assert dict(torch._dynamo.utils.counters["graph_break"]) == {}
     mse = float(((compiled - eager) ** 2).mean())
     assert mse == 0.0 or -10 * math.log10(mse) >= 45.0, mse
+
+
+def test_the_cpu_sized_methods_read_code_planes_with_three_cells_along_the_number_and_the_paper_sized_do_not():
+    """Three cells: the real clip's held-out mouth follows the speech at least as well as without planes and the
+    astronaut look's follows its truth (README, "Three cells along the number"); the anchors' fields have none."""
+    from rad_nerfstudio.method_configs import er_nerf, er_nerf_small, rad_nerf, rad_nerf_small
+
+    for small in (er_nerf_small, rad_nerf_small):
+        head = small.config.pipeline.model.head
+        assert head.code_planes and head.code_planes_sizes.code_resolution == 3
+    assert not any(paper.config.pipeline.model.head.code_planes for paper in (er_nerf, rad_nerf))
