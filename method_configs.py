@@ -179,10 +179,11 @@ before its closing smile at r 0.81 over four seeds, 0.77 over two before (README
 
 SMALL_CODE_PLANES = True
 """The CPU methods' head fields read planes over each spatial axis and each of the mouth's two numbers, 3 cells along
-the number (``field_components.code_planes``). Without them a head fits its own training mouths at r 0.83-0.92
-with half their spread (slope 0.52 on the astronaut look) and a subtle mouth follows its truth at 0.671 / 0.789
-(astronaut look, seeds 42 / 1); with them 0.826 / 0.841, and the real clip's held-out mouth 0.805 / 0.762 against
-0.783 / 0.740 (README, "Three cells along the number"). With 8 cells the real clip lost (0.697 / 0.742)."""
+the number (``field_components.code_planes``). Without them a head fits its own training mouths at r 0.72-0.92
+(real clip, astronaut look), on the astronaut look with half their spread (slope 0.52), and that subtle mouth
+follows its truth at 0.671 / 0.789 (seeds 42 / 1); with them 0.826 / 0.841, and the real clip's held-out mouth
+0.805 / 0.762 against 0.783 / 0.740 (README, "Three cells along the number"). With 8 cells the real clip lost
+(0.697 / 0.742)."""
 
 
 SMALL_ER_TORSO_POSE = "raw"
